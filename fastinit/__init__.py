@@ -1,0 +1,38 @@
+"""fastinit: fast, bitwise-reproducible in-place weight initialization.
+
+Fills caller-owned buffers (NumPy arrays and anything with a writable buffer)
+with the standard initializations of ``torch.nn.init`` and Keras, from a
+counter-based Philox4x32-10 stream: every element depends only on
+``(seed, stream, element index)``. See docs/STREAM.md for the exact rule and
+docs/api.md for the API.
+"""
+from ._fans import calculate_gain, compute_fans
+from ._generator import Generator, default_generator, manual_seed, seed
+from ._plain import constant_, normal_, ones_, random_bits_, trunc_normal_, uniform_, zeros_
+from ._schemes import (
+    glorot_normal_,
+    glorot_uniform_,
+    he_normal_,
+    he_uniform_,
+    kaiming_normal_,
+    kaiming_uniform_,
+    lecun_normal_,
+    lecun_uniform_,
+    variance_scaling_,
+    xavier_normal_,
+    xavier_uniform_,
+)
+
+__version__ = "0.1.0"
+
+#: Version of the random stream rule (docs/STREAM.md); bumped whenever any output bit changes.
+STREAM_VERSION = 1
+
+__all__ = [
+    "Generator", "default_generator", "manual_seed", "seed",
+    "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "random_bits_",
+    "lecun_uniform_", "lecun_normal_",
+    "xavier_uniform_", "xavier_normal_", "glorot_uniform_", "glorot_normal_",
+    "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_",
+    "variance_scaling_", "calculate_gain", "compute_fans", "STREAM_VERSION",
+]

@@ -1,0 +1,43 @@
+"""Argument checks shared by every public function (one place, one wording)."""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+_U64 = 1 << 64
+
+
+def check_uint64(value, name):
+    """A Python or NumPy integer in [0, 2**64); bools, floats and strings are rejected."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer in [0, 2**64), got {type(value).__name__} {value!r}")
+    v = operator.index(value)
+    if not 0 <= v < _U64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {v}")
+    return v
+
+
+def check_real(value, name):
+    """A finite real number (Python or NumPy), returned as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def check_choice(value, name, valid):
+    if not isinstance(value, str) or value not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(repr(v) for v in valid)}; got {value!r}")
+    return value
+
+
+def check_positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}")
+    v = operator.index(value)
+    if v <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {v}")
+    return v

@@ -1,0 +1,115 @@
+"""Seeds and streams: which Philox key and stream id a fill uses (docs/STREAM.md section 2)."""
+import secrets
+import threading
+
+from ._checks import check_uint64
+
+__all__ = ["Generator", "default_generator", "manual_seed", "seed"]
+
+
+class Generator:
+    """A seed plus a counter of streams: each fill that uses it takes the next stream.
+
+    Because every fill is a pure function of ``(seed, stream, element index)``,
+    saving ``get_state()`` and restoring it with ``set_state()`` replays the same
+    fills exactly.
+
+    Parameters
+    ----------
+    seed : int, optional
+        Integer in ``[0, 2**64)``. ``None`` draws one from the operating system's
+        entropy, like ``numpy.random.default_rng()``.
+
+    Examples
+    --------
+    >>> g = fastinit.Generator(42)
+    >>> w = fastinit.he_uniform_(np.empty((256, 128), np.float32), generator=g)  # stream 0
+    >>> b = fastinit.zeros_(np.empty(256, np.float32))
+    >>> g.get_state()
+    {'seed': 42, 'stream': 1}
+    """
+
+    def __init__(self, seed=None):
+        self._lock = threading.Lock()
+        self._seed = secrets.randbits(64) if seed is None else check_uint64(seed, "seed")
+        self._stream = 0
+
+    @property
+    def seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The seed and the stream the next fill will use, as a dict."""
+        with self._lock:
+            return {"seed": self._seed, "stream": self._stream}
+
+    def set_state(self, state):
+        """Restore a state returned by ``get_state()``."""
+        if not isinstance(state, dict) or set(state) != {"seed", "stream"}:
+            raise ValueError(f"state must be a dict with keys 'seed' and 'stream', got {state!r}")
+        seed = check_uint64(state["seed"], "state['seed']")
+        stream = check_uint64(state["stream"], "state['stream']")
+        with self._lock:
+            self._seed, self._stream = seed, stream
+
+    def manual_seed(self, seed):
+        """Reseed in place and restart at stream 0; returns self."""
+        seed = check_uint64(seed, "seed")
+        with self._lock:
+            self._seed, self._stream = seed, 0
+        return self
+
+    def next_stream(self):
+        """Reserve the next stream id (what each fill call does)."""
+        with self._lock:
+            stream = self._stream
+            if stream >= (1 << 64) - 1:
+                raise OverflowError("this Generator has used all 2**64 streams")
+            self._stream = stream + 1
+        return stream
+
+    def __repr__(self):
+        state = self.get_state()
+        return f"fastinit.Generator(seed={state['seed']}, next stream={state['stream']})"
+
+
+#: The generator used when a fill names neither ``seed=`` nor ``generator=``.
+default_generator = Generator()
+
+
+def manual_seed(seed):
+    """Make the module's default generator reproducible: seed it and restart at stream 0."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    """Reseed the default generator from OS entropy; returns the new seed."""
+    s = secrets.randbits(64)
+    default_generator.manual_seed(s)
+    return s
+
+
+def check_source(seed, generator, stream):
+    """Validate where the randomness comes from, without consuming a stream."""
+    if seed is not None and generator is not None:
+        raise ValueError("pass either seed= or generator=, not both")
+    if seed is not None:
+        check_uint64(seed, "seed")
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
+    if stream is not None:
+        check_uint64(stream, "stream")
+
+
+def resolve(seed, generator, stream):
+    """(seed, stream) of one fill; takes the generator's next stream when none is given.
+
+    Call after every other check has passed, so that a rejected call leaves the
+    generator where it was.
+    """
+    if seed is not None:
+        return check_uint64(seed, "seed"), (0 if stream is None else check_uint64(stream, "stream"))
+    g = default_generator if generator is None else generator
+    if stream is not None:
+        return g.seed, check_uint64(stream, "stream")
+    return g.seed, g.next_stream()

@@ -1,0 +1,218 @@
+"""Plain fills: uniform_, normal_, trunc_normal_, constants, and the raw stream.
+
+Every function validates all of its arguments before it touches the buffer,
+then reserves its stream, then runs one C kernel over the buffer.
+"""
+import numpy as np
+
+from . import _buffers, _kernels
+from ._checks import check_real
+from ._generator import check_source, resolve
+from ._truncation import trunc_params
+
+__all__ = ["uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "random_bits_"]
+
+_F64 = _kernels.F64
+
+
+def _prepare(buf, seed, generator, stream, offset):
+    arr, code = _buffers.check_float(buf)
+    check_source(seed, generator, stream)
+    off = _buffers.check_offset(offset, arr.size, 1)
+    return arr, code, off
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_working_range(code, dtype, **params):
+    """Parameters of a float32/16/bfloat16 fill must be float32 numbers (the working precision)."""
+    if code == _F64:
+        return
+    for name, value in params.items():
+        if abs(value) > _F32_MAX:
+            raise ValueError(f"{name}={value} is outside the float32 range used to fill {dtype} buffers")
+
+
+def _fill_uniform(arr, code, lo, hi, seed, generator, stream, off):
+    width = hi - lo
+    if not np.isfinite(width):
+        raise ValueError(f"the interval [{lo}, {hi}] is too wide to sample (b - a overflows)")
+    _check_working_range(code, arr.dtype, a=lo, b=hi, **{"b - a": width})
+    s, t = resolve(seed, generator, stream)
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_uniform(raw, code, s, t, first, lo, width))
+
+
+def _fill_normal(arr, code, mean, std, seed, generator, stream, off):
+    _check_working_range(code, arr.dtype, mean=mean, std=std, **{"mean + 9 * std": abs(mean) + 9 * std})
+    s, t = resolve(seed, generator, stream)
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_normal(raw, code, s, t, first, mean, std))
+
+
+def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
+    _check_working_range(code, arr.dtype, mean=mean, std=std, a=a, b=b)
+    if std == 0.0:
+        params = None
+    else:
+        params = trunc_params(mean, std, a, b, code == _F64)
+    s, t = resolve(seed, generator, stream)
+    if params is None:
+        # A zero-width normal is the mean, clipped into [a, b].
+        _fill_constant(arr, min(max(mean, a), b))
+        return
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_trunc(raw, code, s, t, first, params))
+
+
+def _fill_constant(arr, value):
+    pattern = np.asarray(value, dtype=arr.dtype).reshape(1).view(np.uint8)
+    _buffers.run(arr, 0, lambda raw, first: _kernels.fill_pattern(raw, pattern))
+
+
+def uniform_(buf, a=0.0, b=1.0, *, seed=None, generator=None, stream=None, offset=0):
+    """Fill ``buf`` in place with values from the uniform distribution on ``[a, b)``.
+
+    As ``torch.nn.init.uniform_``. Each value is ``a + (b - a) * u`` with ``u``
+    from the Philox stream (docs/STREAM.md section 3); after rounding to the
+    output dtype a value can equal ``b``.
+
+    Parameters
+    ----------
+    buf : ndarray or writable buffer
+        float32, float64, float16 or bfloat16; filled in place and returned.
+    a, b : float
+        Bounds, finite, ``a < b``.
+    seed : int, optional
+        Use stream 0 (or ``stream``) of this seed, in ``[0, 2**64)``.
+    generator : fastinit.Generator, optional
+        Take the next stream of this generator (default: the module's).
+    stream : int, optional
+        Stream id to use instead of the generator's next one (to regenerate a fill).
+    offset : int
+        Stream element index of ``buf``'s first element (for shards).
+
+    Examples
+    --------
+    >>> w = fastinit.uniform_(np.empty((3, 5), np.float32), -0.1, 0.1, seed=0)
+    """
+    arr, code, off = _prepare(buf, seed, generator, stream, offset)
+    a = check_real(a, "a")
+    b = check_real(b, "b")
+    if not a < b:
+        raise ValueError(f"uniform_ needs a < b, got a={a}, b={b}")
+    _fill_uniform(arr, code, a, b, seed, generator, stream, off)
+    return buf
+
+
+def normal_(buf, mean=0.0, std=1.0, *, seed=None, generator=None, stream=None, offset=0):
+    """Fill ``buf`` in place with values from ``N(mean, std**2)``.
+
+    As ``torch.nn.init.normal_``. Box-Muller over the Philox stream
+    (docs/STREAM.md section 4): ``mean + std * z``.
+
+    Parameters
+    ----------
+    buf : ndarray or writable buffer
+        float32, float64, float16 or bfloat16; filled in place and returned.
+    mean : float
+    std : float
+        Standard deviation, ``>= 0``.
+    seed, generator, stream, offset
+        As in :func:`uniform_`.
+
+    Examples
+    --------
+    >>> w = fastinit.normal_(np.empty((768, 768), np.float32), std=0.02, seed=1)
+    """
+    arr, code, off = _prepare(buf, seed, generator, stream, offset)
+    mean = check_real(mean, "mean")
+    std = check_real(std, "std")
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    _fill_normal(arr, code, mean, std, seed, generator, stream, off)
+    return buf
+
+
+def trunc_normal_(buf, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed=None, generator=None, stream=None, offset=0):
+    """Fill ``buf`` in place from ``N(mean, std**2)`` truncated to ``[a, b]``.
+
+    As ``torch.nn.init.trunc_normal_``: ``a`` and ``b`` are absolute bounds, not
+    multiples of ``std``. Sampled by an inverse CDF that keeps the tails
+    accurate (docs/STREAM.md section 6): bounds 100 std away (torch's defaults
+    with ``std=0.02``) give a plain normal shape with no pile-up at the bounds,
+    and intervals far in one tail (e.g. 5 to 6 std) are sampled correctly.
+
+    Parameters
+    ----------
+    buf : ndarray or writable buffer
+        float32, float64, float16 or bfloat16; filled in place and returned.
+    mean : float
+    std : float
+        ``>= 0``; with ``std=0`` every value is ``mean`` clipped to ``[a, b]``.
+    a, b : float
+        Absolute bounds, ``a < b``.
+    seed, generator, stream, offset
+        As in :func:`uniform_`.
+
+    Examples
+    --------
+    >>> w = fastinit.trunc_normal_(np.empty((768, 3072), np.float32), std=0.02, seed=3)
+    """
+    arr, code, off = _prepare(buf, seed, generator, stream, offset)
+    mean = check_real(mean, "mean")
+    std = check_real(std, "std")
+    a = check_real(a, "a")
+    b = check_real(b, "b")
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    if not a < b:
+        raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
+    _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off)
+    return buf
+
+
+def constant_(buf, val):
+    """Fill ``buf`` in place with ``val`` (rounded once to the buffer's dtype).
+
+    As ``torch.nn.init.constant_``; ``val`` must be finite.
+
+    Examples
+    --------
+    >>> b = fastinit.constant_(np.empty(64, np.float32), 0.1)
+    """
+    arr, _ = _buffers.check_float(buf)
+    val = check_real(val, "val")
+    _fill_constant(arr, val)
+    return buf
+
+
+def zeros_(buf):
+    """Fill ``buf`` in place with zeros, as ``torch.nn.init.zeros_``."""
+    arr, _ = _buffers.check_float(buf)
+    _fill_constant(arr, 0.0)
+    return buf
+
+
+def ones_(buf):
+    """Fill ``buf`` in place with ones, as ``torch.nn.init.ones_``."""
+    arr, _ = _buffers.check_float(buf)
+    _fill_constant(arr, 1.0)
+    return buf
+
+
+def random_bits_(buf, *, seed=None, generator=None, stream=None, offset=0):
+    """Fill a uint32 buffer with the raw Philox4x32-10 words, in stream order.
+
+    Element ``i`` (flat C-order index plus ``offset``) receives word ``i % 4`` of
+    block ``i // 4`` (docs/STREAM.md section 2), so this shows the stream every
+    other fill is built on.
+
+    Examples
+    --------
+    >>> words = fastinit.random_bits_(np.empty(8, np.uint32), seed=0)
+    """
+    arr = _buffers.check_uint32(buf)
+    check_source(seed, generator, stream)
+    off = _buffers.check_offset(offset, arr.size, 1)
+    s, t = resolve(seed, generator, stream)
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_bits(raw, s, t, first))
+    return buf
