@@ -98,12 +98,14 @@ static inline double fi_log(double p)
 
 /* ---- Box-Muller (section 4) ------------------------------------------- */
 
-/* r = sqrt(-2 ln u1), u1 = (x1 + 1) 2^-32, without cancellation near u1 = 1. */
+/* r = sqrt(-2 ln u1), u1 = (x1 + 1) 2^-32, without cancellation anywhere:
+ * u1 <= 1/2 goes through the exponent (no sign clash between e ln2 and
+ * ln m), u1 > 1/2 through log1p(-d) with d = 1 - u1 exact. */
 static inline float fi_bm_radius_f32(uint32_t x1)
 {
     float num, den, e;
-    if (x1 < UINT32_C(0xB504F333)) {
-        float f = 2.0f * (float)(int32_t)(x1 >> 1) + (float)(int32_t)((x1 & 1u) + 1u);
+    if (x1 < UINT32_C(0x80000000)) {
+        float f = (float)(x1 + 1u);             /* one rounding of x1 + 1 <= 2^31 */
         int32_t E;
         float m = fi_frexp_sqrt2_f32(f, &E);
         e = (float)(E - 32);
@@ -115,7 +117,13 @@ static inline float fi_bm_radius_f32(uint32_t x1)
         num = -d;
         den = 2.0f - d;
     }
-    float L = -fi_log_core_f32(num, den, e);
+    float s = num / den;                        /* |s| <= 1/3 */
+    float s2 = s * s;
+    float t = s2 * (FI_LOGF_C1 + s2 * (FI_LOGF_C2 + s2 * (FI_LOGF_C3 + s2 * (FI_LOGF_C4
+            + s2 * (FI_LOGF_C5 + s2 * (FI_LOGF_C6 + s2 * (FI_LOGF_C7 + s2 * FI_LOGF_C8)))))));
+    float h = s + s;
+    float lm = h + h * t;
+    float L = -(e * FI_LN2F_HI + (lm + e * FI_LN2F_LO));
     return fi_sqrtf(L + L);
 }
 

@@ -33,14 +33,16 @@ def trunc_params(mean, std, a, b, f64):
     if alpha < 0.0 < beta:
         thr, W, P = 0.5, (1.0 - cA) - cB, None
     elif beta <= 0.0:
-        thr, W, P = math.inf, _Phi(beta) - cA, _Phi(beta)
+        # lower tail only: the kernel never reads cB
+        thr, W, P, cB = math.inf, _Phi(beta) - cA, _Phi(beta), 0.0
     else:
-        thr, W, P = -math.inf, _Q(alpha) - cB, _Q(alpha)
+        # upper tail only: the kernel never reads cA
+        thr, W, P, cA = -math.inf, _Q(alpha) - cB, _Q(alpha), 0.0
     k = 0
     if P is not None and P < _TINY:
         k = -math.frexp(P)[1]
-    scale = math.ldexp(1.0, k)
-    cA, cB, W = cA * scale, cB * scale, W * scale
+    # exact power-of-two rescaling; every scaled value is at most P 2^k < 1
+    cA, cB, W = math.ldexp(cA, k), math.ldexp(cB, k), math.ldexp(W, k)
     if not (W > 0.0 and math.isfinite(W)):
         raise ValueError(
             f"the interval [a, b] = [{a}, {b}] lies too far in the tail of normal({mean}, {std}) "
@@ -51,7 +53,8 @@ def trunc_params(mean, std, a, b, f64):
     values = (mean, std, a, b, cA, cB, W, thr, pc, lnS)
     if f64:
         return values
-    values = tuple(float(np.float32(v)) for v in values)
+    with np.errstate(over="ignore"):
+        values = tuple(float(np.float32(v)) for v in values)
     if values[6] == 0.0:
         raise ValueError(
             f"the interval [a, b] = [{a}, {b}] holds too little probability of normal({mean}, {std}) "

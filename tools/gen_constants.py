@@ -27,8 +27,9 @@ def emit(name, value, single):
         print(f"#define {name} {value.hex()}  /* {value!r} */")
 
 
-# log: atanh series 1/(2k+1)
-for k in range(1, 5):
+# log: atanh series 1/(2k+1); float32 uses C1-C4 for |s| <= 0.1716
+# (fi_logf) and C1-C8 for |s| <= 1/3 (the Box-Muller radius)
+for k in range(1, 9):
     emit(f"FI_LOGF_C{k}", f32(mpmath.mpf(1) / (2 * k + 1)), True)
 for k in range(1, 11):
     emit(f"FI_LOG_C{k}", f64(mpmath.mpf(1) / (2 * k + 1)), False)

@@ -1,0 +1,737 @@
+"""Slow, plain-NumPy reference implementation of the fastinit stream.
+
+This module re-implements docs/STREAM.md (stream version 1) from the text of
+that document alone.  It deliberately imports nothing from ``fastinit`` and
+shares no code with csrc/: the C kernels are checked against this file, and
+this file is checked against the document (tests/test_reference.py).
+
+Conventions used throughout:
+
+* Integer work (Philox, word selection, shifts) is done in NumPy ``uint64`` /
+  ``int64`` arrays, so no intermediate can overflow silently.
+* Every floating-point operation is a single NumPy ufunc call on arrays of the
+  working precision (``float32`` or ``float64``) with operands of that same
+  precision (constants are ``np.float32`` / ``np.float64`` scalars), so each
+  operation is one IEEE round-to-nearest-even operation in the right format,
+  in the order written in STREAM.md.  NumPy has no fused multiply-add.
+* Integer -> float conversions go through an exact ``float64`` intermediate
+  (every integer converted is below 2**53), so an integer -> float32
+  conversion is one correctly rounded step.
+
+Public functions return a new 1-D array holding the elements with element
+indices ``first, first + 1, ..., first + n - 1``.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "philox4x32_10",
+    "block_words",
+    "ref_bits",
+    "ref_uniform",
+    "ref_normal",
+    "ref_trunc_normal",
+    "trunc_normal_setup",
+    "box_muller_f32",
+    "box_muller_f64",
+    "box_muller_f64_of_f32_inputs",
+    "ndtri_low",
+    "round_to_half",
+]
+
+# ---------------------------------------------------------------------------
+# Constants (docs/STREAM.md sections 1, 4 and 5, and AS 241 for section 6)
+# ---------------------------------------------------------------------------
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_PHILOX_M0 = np.uint64(0xD2511F53)
+_PHILOX_M1 = np.uint64(0xCD9E8D57)
+_PHILOX_W0 = np.uint64(0x9E3779B9)
+_PHILOX_W1 = np.uint64(0xBB67AE85)
+
+
+def _f32c(hexstr):
+    """A float32 constant from a hex literal that must be exactly float32."""
+    v = float.fromhex(hexstr)
+    c = np.float32(v)
+    assert float(c) == v, f"{hexstr} is not exactly representable in float32"
+    return c
+
+
+def _f64c(hexstr):
+    return np.float64(float.fromhex(hexstr))
+
+
+# Section 5 table, transcribed.  Kept as hex strings too so that a test can
+# compare them with the table in docs/STREAM.md.
+CONST_HEX = {
+    "FI_LOGF_C1": "0x1.555556p-2",
+    "FI_LOGF_C2": "0x1.99999ap-3",
+    "FI_LOGF_C3": "0x1.24924ap-3",
+    "FI_LOGF_C4": "0x1.c71c72p-4",
+    "FI_LOGF_C5": "0x1.745d18p-4",
+    "FI_LOGF_C6": "0x1.3b13b2p-4",
+    "FI_LOGF_C7": "0x1.111112p-4",
+    "FI_LOGF_C8": "0x1.e1e1e2p-5",
+    "FI_LOG_C1": "0x1.5555555555555p-2",
+    "FI_LOG_C2": "0x1.999999999999ap-3",
+    "FI_LOG_C3": "0x1.2492492492492p-3",
+    "FI_LOG_C4": "0x1.c71c71c71c71cp-4",
+    "FI_LOG_C5": "0x1.745d1745d1746p-4",
+    "FI_LOG_C6": "0x1.3b13b13b13b14p-4",
+    "FI_LOG_C7": "0x1.1111111111111p-4",
+    "FI_LOG_C8": "0x1.e1e1e1e1e1e1ep-5",
+    "FI_LOG_C9": "0x1.af286bca1af28p-5",
+    "FI_LOG_C10": "0x1.8618618618618p-5",
+    "FI_SINF_S1": "0x1.921fb6p+0",
+    "FI_SINF_S3": "-0x1.4abbcep-1",
+    "FI_SINF_S5": "0x1.466bc6p-4",
+    "FI_SINF_S7": "-0x1.32d2ccp-8",
+    "FI_SINF_S9": "0x1.507834p-13",
+    "FI_SIN_S1": "0x1.921fb54442d18p+0",
+    "FI_SIN_S3": "-0x1.4abbce625be53p-1",
+    "FI_SIN_S5": "0x1.466bc6775aae2p-4",
+    "FI_SIN_S7": "-0x1.32d2cce62bd86p-8",
+    "FI_SIN_S9": "0x1.50783487ee782p-13",
+    "FI_SIN_S11": "-0x1.e3074fde8871fp-19",
+    "FI_SIN_S13": "0x1.e8f434d018d63p-25",
+    "FI_SIN_S15": "-0x1.6fadb9f155744p-31",
+    "FI_SIN_S17": "0x1.aaec32af93359p-38",
+    "FI_COSF_C2": "-0x1.3bd3ccp+0",
+    "FI_COSF_C4": "0x1.03c1f0p-2",
+    "FI_COSF_C6": "-0x1.55d3c8p-6",
+    "FI_COSF_C8": "0x1.e1f506p-11",
+    "FI_COSF_C10": "-0x1.a6d1f2p-16",
+    "FI_COS_C2": "-0x1.3bd3cc9be45dep+0",
+    "FI_COS_C4": "0x1.03c1f081b5ac4p-2",
+    "FI_COS_C6": "-0x1.55d3c7e3cbffap-6",
+    "FI_COS_C8": "0x1.e1f506891babbp-11",
+    "FI_COS_C10": "-0x1.a6d1f2a204a8cp-16",
+    "FI_COS_C12": "0x1.f9d38a3763cc3p-22",
+    "FI_COS_C14": "-0x1.b6e24f44b128fp-28",
+    "FI_COS_C16": "0x1.20c62c2f2d7f5p-34",
+    "FI_COS_C18": "-0x1.2a0c591af8314p-41",
+}
+
+# log(m) = 2 atanh(s) series coefficients, Horner order C1..Ck
+_LOGF_C = [_f32c(CONST_HEX[f"FI_LOGF_C{k}"]) for k in range(1, 5)]
+# the Box-Muller radius has |s| up to 1/3 and uses C1..C8
+_LOGF_C8 = [_f32c(CONST_HEX[f"FI_LOGF_C{k}"]) for k in range(1, 9)]
+_LOG_C = [_f64c(CONST_HEX[f"FI_LOG_C{k}"]) for k in range(1, 11)]
+# sin(pi t / 2) = t * (S1 + t2*(S3 + ...)); cos(pi t / 2) = 1 + t2*(C2 + ...)
+_SINF_S = [_f32c(CONST_HEX[f"FI_SINF_S{k}"]) for k in (1, 3, 5, 7, 9)]
+_COSF_C = [_f32c(CONST_HEX[f"FI_COSF_C{k}"]) for k in (2, 4, 6, 8, 10)]
+_SIN_S = [_f64c(CONST_HEX[f"FI_SIN_S{k}"]) for k in range(1, 18, 2)]
+_COS_C = [_f64c(CONST_HEX[f"FI_COS_C{k}"]) for k in range(2, 19, 2)]
+
+# ln 2 split (section 4.1 / 4.3)
+LN2F_HI_HEX = "0x1.62e400p-1"
+LN2F_LO_HEX = "0x1.7f7d1cp-20"
+LN2_HI_HEX = "0x1.62e42feep-1"
+LN2_LO_HEX = "0x1.a39ef35793c76p-33"
+_LN2F_HI = _f32c(LN2F_HI_HEX)
+_LN2F_LO = _f32c(LN2F_LO_HEX)
+_LN2_HI = _f64c(LN2_HI_HEX)
+_LN2_LO = _f64c(LN2_LO_HEX)
+
+# Thresholds of section 4.1 / 4.3
+_T32 = 0x80000000
+_M_HALVE_BITS32 = 0x3FB504F3
+_T64 = 0x16A09E667F3BCC
+_M_HALVE_BITS64 = 0x3FF6A09E667F3BCD
+
+# Wichura, Algorithm AS 241 (Applied Statistics 37(3), 1988), published
+# coefficients.  PPND7 (float32 kernels; each rounded once to float32) and
+# PPND16 (float64 kernels).  Lists are lowest degree first: a0, a1, ...;
+# the denominators' constant term 1 is implicit (b1, b2, ...).
+_PPND7 = {
+    "a": [3.3871327179e+00, 5.0434271938e+01, 1.5929113202e+02, 5.9109374720e+01],
+    "b": [1.7895169469e+01, 7.8757757664e+01, 6.7187563600e+01],
+    "c": [1.4234372777e+00, 2.7568153900e+00, 1.3067284816e+00, 1.7023821103e-01],
+    "d": [7.3700164250e-01, 1.2021132975e-01],
+    "e": [6.6579051150e+00, 3.0812263860e+00, 4.2868294337e-01, 1.7337203997e-02],
+    "f": [2.4197894225e-01, 1.2258202635e-02],
+}
+_PPND16 = {
+    "a": [3.3871328727963666080e0, 1.3314166789178437745e+2,
+          1.9715909503065514427e+3, 1.3731693765509461125e+4,
+          4.5921953931549871457e+4, 6.7265770927008700853e+4,
+          3.3430575583588128105e+4, 2.5090809287301226727e+3],
+    "b": [4.2313330701600911252e+1, 6.8718700749205790830e+2,
+          5.3941960214247511077e+3, 2.1213794301586595867e+4,
+          3.9307895800092710610e+4, 2.8729085735721942674e+4,
+          5.2264952788528545610e+3],
+    "c": [1.42343711074968357734e0, 4.63033784615654529590e0,
+          5.76949722146069140550e0, 3.64784832476320460504e0,
+          1.27045825245236838258e0, 2.41780725177450611770e-1,
+          2.27238449892691845833e-2, 7.74545014278341407640e-4],
+    "d": [2.05319162663775882187e0, 1.67638483018380384940e0,
+          6.89767334985100004550e-1, 1.48103976427480074590e-1,
+          1.51986665636164571966e-2, 5.47593808499534494600e-4,
+          1.05075007164441684324e-9],
+    "e": [6.65790464350110377720e0, 5.46378491116411436990e0,
+          1.78482653991729133580e0, 2.96560571828504891230e-1,
+          2.65321895265761230930e-2, 1.24266094738807843860e-3,
+          2.71155556874348757815e-5, 2.01033439929228813265e-7],
+    "f": [5.99832206555887937690e-1, 1.36929880922735805310e-1,
+          1.48753612908506148525e-2, 7.86869131145613259100e-4,
+          1.84631831751005468180e-5, 1.42151175831644588870e-7,
+          2.04426310338993978564e-15],
+}
+# AS 241 fixed constants: CONST1 = 0.425**2, CONST2 = 1.6, SPLIT2 = 5
+_AS241_CONST1 = 0.180625
+_AS241_CONST2 = 1.6
+_AS241_SPLIT2 = 5.0
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+def _int_to_f32(x):
+    """Correctly rounded int -> float32 (|x| < 2**53, exact via float64)."""
+    x = np.asarray(x)
+    assert x.size == 0 or int(np.max(np.abs(x.astype(np.float64)))) < 2 ** 53
+    return x.astype(np.float64).astype(np.float32)
+
+
+def _int_to_f64(x):
+    """int -> float64; exact for |x| < 2**53 (all uses here)."""
+    x = np.asarray(x)
+    assert x.size == 0 or int(np.max(np.abs(x.astype(np.float64)))) <= 2 ** 53
+    return x.astype(np.float64)
+
+
+def _horner(x, coeffs_high_to_low):
+    """((c_n * x + c_{n-1}) * x + ...) + c_0, each op rounded; coeffs are
+    working-precision scalars listed from the highest degree down."""
+    acc = x * coeffs_high_to_low[0] + coeffs_high_to_low[1]
+    for c in coeffs_high_to_low[2:]:
+        acc = acc * x + c
+    return acc
+
+
+def _nested(s2, coeffs):
+    """s2*(c1 + s2*(c2 + ... + s2*cN)) evaluated innermost first (section 4)."""
+    acc = s2 * coeffs[-1]
+    for c in reversed(coeffs[:-1]):
+        acc = s2 * (c + acc)
+    return acc
+
+
+def _dtype_kind(dtype):
+    """'f32', 'f64', 'f16' or 'bf16'."""
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return "bf16"
+    dt = np.dtype(dtype)
+    if dt.name == "bfloat16":
+        return "bf16"
+    if dt == np.float32:
+        return "f32"
+    if dt == np.float64:
+        return "f64"
+    if dt == np.float16:
+        return "f16"
+    raise TypeError(f"unsupported dtype {dtype!r}")
+
+
+def _bfloat16_type():
+    import ml_dtypes  # optional dependency, imported lazily
+
+    return ml_dtypes.bfloat16
+
+
+def round_to_half(v32, kind):
+    """Section 7: round a float32 array to float16 ('f16') or bfloat16 ('bf16')."""
+    v32 = np.asarray(v32, dtype=np.float32)
+    if kind == "f16":
+        # NumPy's float32 -> float16 cast is IEEE round-to-nearest-even with
+        # subnormals and overflow to inf.
+        with np.errstate(over="ignore"):  # overflow to inf is the rule
+            return v32.astype(np.float16)
+    if kind == "bf16":
+        bits = v32.view(np.uint32).astype(np.uint64)
+        rounded = (bits + np.uint64(0x7FFF) + ((bits >> np.uint64(16)) & np.uint64(1))) & _MASK32
+        hi16 = (rounded >> np.uint64(16)).astype(np.uint16)
+        return hi16.view(_bfloat16_type())
+    raise ValueError(kind)
+
+
+def _finish(v, kind):
+    if kind in ("f32", "f64"):
+        return v
+    return round_to_half(v, kind)
+
+
+def _check_u64(name, v):
+    v = int(v)
+    if not 0 <= v < 2 ** 64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {v}")
+    return v
+
+
+# ---------------------------------------------------------------------------
+# Section 1: Philox4x32-10
+# ---------------------------------------------------------------------------
+
+def philox4x32_10(ctr, key):
+    """Philox4x32-10 on N counters.  ctr: (N, 4) uint32; key: (N, 2) or (2,)
+    uint32.  Returns (N, 4) uint32."""
+    ctr = np.asarray(ctr, dtype=np.uint32)
+    if ctr.ndim == 1:
+        ctr = ctr.reshape(1, 4)
+    n = ctr.shape[0]
+    key = np.broadcast_to(np.asarray(key, dtype=np.uint32), (n, 2))
+    c0, c1, c2, c3 = (ctr[:, i].astype(np.uint64) for i in range(4))
+    k0 = key[:, 0].astype(np.uint64)
+    k1 = key[:, 1].astype(np.uint64)
+    for rnd in range(10):
+        if rnd > 0:
+            k0 = (k0 + _PHILOX_W0) & _MASK32
+            k1 = (k1 + _PHILOX_W1) & _MASK32
+        p0 = _PHILOX_M0 * c0  # < 2**64, exact in uint64
+        p1 = _PHILOX_M1 * c2
+        hi0, lo0 = p0 >> np.uint64(32), p0 & _MASK32
+        hi1, lo1 = p1 >> np.uint64(32), p1 & _MASK32
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+    return np.stack([c0, c1, c2, c3], axis=1).astype(np.uint32)
+
+
+# ---------------------------------------------------------------------------
+# Section 2: seeds, streams, blocks, words
+# ---------------------------------------------------------------------------
+
+def block_words(seed, stream, b_first, count):
+    """Blocks b_first .. b_first+count-1 of (seed, stream): (count, 4) uint32."""
+    seed = _check_u64("seed", seed)
+    stream = _check_u64("stream", stream)
+    b_first = int(b_first)
+    count = int(count)
+    if b_first < 0 or b_first + count > 2 ** 64:
+        raise ValueError("block index out of [0, 2**64)")
+    b = np.uint64(b_first) + np.arange(count, dtype=np.uint64)
+    ctr = np.empty((count, 4), dtype=np.uint32)
+    ctr[:, 0] = (b & _MASK32).astype(np.uint32)
+    ctr[:, 1] = (b >> np.uint64(32)).astype(np.uint32)
+    ctr[:, 2] = stream & 0xFFFFFFFF
+    ctr[:, 3] = stream >> 32
+    key = np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint32)
+    return philox4x32_10(ctr, key)
+
+
+def _words_from(seed, stream, first, n, elems_per_block):
+    """Flat uint64 words of the blocks holding elements first..first+n-1 (with
+    elems_per_block elements per block), plus the element indices relative to
+    the first of those blocks."""
+    first = int(first)
+    n = int(n)
+    if first < 0 or n < 0:
+        raise ValueError("first and n must be >= 0")
+    if n == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    b0 = first // elems_per_block
+    b1 = (first + n - 1) // elems_per_block
+    w = block_words(seed, stream, b0, b1 - b0 + 1).reshape(-1).astype(np.uint64)
+    rel = np.arange(n, dtype=np.int64) + (first - b0 * elems_per_block)
+    return w, rel
+
+
+def ref_bits(seed, stream, first, n):
+    """random_bits_: element i is word i % 4 of block i // 4."""
+    w, rel = _words_from(seed, stream, first, n, 4)
+    return w[rel].astype(np.uint32)
+
+
+def _words32_single(seed, stream, first, n):
+    """float32-family uniform / trunc normal: x = w[i % 4] of block i // 4."""
+    w, rel = _words_from(seed, stream, first, n, 4)
+    return w[rel]  # uint64 holding 32-bit words
+
+
+def _words32_pairs(seed, stream, first, n):
+    """float32-family normal: pair j = (i % 4) // 2 of block i // 4.
+    Returns (x1, x2, is_cos) with is_cos for even i % 4."""
+    w, rel = _words_from(seed, stream, first, n, 4)
+    # flat word index of w[2j] in block i//4 is 4*(i//4) + 2*((i%4)//2) = i & ~1
+    x1 = w[rel & ~1]
+    x2 = w[rel | 1]
+    is_cos = (rel % 2) == 0  # rel has the parity of i % 4 (block-aligned)
+    return x1, x2, is_cos
+
+
+def _words64_single(seed, stream, first, n):
+    """float64 uniform / trunc normal: block i // 2, X = w[2h] + 2**32 w[2h+1],
+    h = i % 2."""
+    w, rel = _words_from(seed, stream, first, n, 2)
+    # flat index of w[2h] in block i//2 is 4*(i//2) + 2*(i%2) = 2*i
+    lo = w[2 * rel]
+    hi = w[2 * rel + 1]
+    return lo | (hi << np.uint64(32))
+
+
+def _words64_pairs(seed, stream, first, n):
+    """float64 normal: block i // 2, X1 = w0 + 2**32 w1, X2 = w2 + 2**32 w3;
+    z_cos for even i % 2."""
+    w, rel = _words_from(seed, stream, first, n, 2)
+    base = 4 * (rel // 2)
+    X1 = w[base] | (w[base + 1] << np.uint64(32))
+    X2 = w[base + 2] | (w[base + 3] << np.uint64(32))
+    is_cos = (rel % 2) == 0
+    return X1, X2, is_cos
+
+
+# ---------------------------------------------------------------------------
+# Section 3: uniform
+# ---------------------------------------------------------------------------
+
+def _u01_f32(x):
+    return _int_to_f32(x >> np.uint64(8)) * np.float32(2.0 ** -24)
+
+
+def _u01_f64(X):
+    return _int_to_f64(X >> np.uint64(11)) * np.float64(2.0 ** -53)
+
+
+def ref_uniform(seed, stream, first, n, a, b, dtype):
+    kind = _dtype_kind(dtype)
+    a = float(a)
+    b = float(b)
+    width = b - a  # computed in f64 (Python float)
+    if kind == "f64":
+        u = _u01_f64(_words64_single(seed, stream, first, n))
+        v = np.float64(a) + np.float64(width) * u
+    else:
+        u = _u01_f32(_words32_single(seed, stream, first, n))
+        v = np.float32(a) + np.float32(width) * u
+    return _finish(v, kind)
+
+
+# ---------------------------------------------------------------------------
+# Section 4: Box-Muller
+# ---------------------------------------------------------------------------
+
+def _log_core(num, den, coeffs):
+    """s = num/den, s2 = s*s, t = s2*(C1 + s2*(...)), h = s + s, lm = h + h*t."""
+    s = num / den
+    s2 = s * s
+    t = _nested(s2, coeffs)
+    h = s + s
+    return h + h * t
+
+
+def _split_f32(f):
+    """f (positive normal float32) -> (m, E) with m in [0x3F3504F3, 0x3FB504F3)
+    as bits, per section 4.1 case A."""
+    bits = np.asarray(f, dtype=np.float32).view(np.uint32).astype(np.int64)
+    E = ((bits >> 23) & 0xFF) - 127
+    mbits = (bits & 0x007FFFFF) | 0x3F800000
+    m = mbits.astype(np.uint32).view(np.float32)
+    halve = mbits >= _M_HALVE_BITS32
+    m = np.where(halve, m * np.float32(0.5), m)
+    E = np.where(halve, E + 1, E)
+    return m, E
+
+
+def _split_f64(f):
+    bits = np.asarray(f, dtype=np.float64).view(np.uint64)
+    E = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64) - 1023
+    mbits = (bits & np.uint64(0x000FFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000)
+    m = mbits.view(np.float64)
+    halve = mbits >= np.uint64(_M_HALVE_BITS64)
+    m = np.where(halve, m * np.float64(0.5), m)
+    E = np.where(halve, E + 1, E)
+    return m, E
+
+
+def _radius_f32(x1):
+    """r = sqrt(-2 ln u1), u1 = (x1 + 1) 2**-32, section 4.1."""
+    x1 = np.asarray(x1, dtype=np.uint64)
+    one = np.float32(1.0)
+    caseA = x1 < np.uint64(_T32)
+    # case A: x1 + 1 <= 2**31 rounded once
+    f = _int_to_f32(x1 + np.uint64(1))
+    m, E = _split_f32(f)
+    eA = E - 32
+    numA = m - one
+    denA = m + one
+    # case B
+    D = np.uint64(0xFFFFFFFF) - x1  # x1 <= 0xFFFFFFFF: never wraps
+    d = _int_to_f32(D) * np.float32(2.0 ** -32)
+    numB = -d
+    denB = np.float32(2.0) - d
+    num = np.where(caseA, numA, numB)
+    den = np.where(caseA, denA, denB)
+    e = np.where(caseA, eA, 0)
+    lm = _log_core(num, den, _LOGF_C8)
+    ef = _int_to_f32(e)
+    L = -(ef * _LN2F_HI + (lm + ef * _LN2F_LO))
+    return np.sqrt(L + L)
+
+
+def _radius_f64(X1):
+    """Section 4.3 radius."""
+    X1 = np.asarray(X1, dtype=np.uint64)
+    one = np.float64(1.0)
+    x = X1 >> np.uint64(11)
+    caseA = x < np.uint64(_T64)
+    f = _int_to_f64(x) + one  # exact
+    m, E = _split_f64(f)
+    eA = E - 53
+    numA = m - one
+    denA = m + one
+    D = np.uint64(2 ** 53 - 1) - x  # x < 2**53: never wraps
+    d = _int_to_f64(D) * np.float64(2.0 ** -53)
+    numB = -d
+    denB = np.float64(2.0) - d
+    num = np.where(caseA, numA, numB)
+    den = np.where(caseA, denA, denB)
+    e = np.where(caseA, eA, 0)
+    lm = _log_core(num, den, _LOG_C)
+    ef = _int_to_f64(e)
+    L = -(ef * _LN2_HI + (lm + ef * _LN2_LO))
+    return np.sqrt(L + L)
+
+
+def _rotate(q, cp, sp):
+    """(cos, sin) of (pi/2)(q + t) from cp = cos(pi t/2), sp = sin(pi t/2)."""
+    cos_t = np.where(q == 0, cp, np.where(q == 1, -sp, np.where(q == 2, -cp, sp)))
+    sin_t = np.where(q == 0, sp, np.where(q == 1, cp, np.where(q == 2, -sp, -cp)))
+    assert cos_t.dtype == cp.dtype and sin_t.dtype == cp.dtype
+    return cos_t, sin_t
+
+
+def _angle_f32(x2):
+    """Section 4.2: (cos theta, sin theta), theta = 2 pi (x2 >> 8) / 2**24."""
+    x2 = np.asarray(x2, dtype=np.uint64)
+    n = (x2 >> np.uint64(8)).astype(np.int64)
+    kk = (n + 0x200000) >> 22
+    j = n - kk * (1 << 22)
+    assert np.all((j >= -(1 << 21)) & (j < (1 << 21)))
+    q = kk & 3
+    t = _int_to_f32(j) * np.float32(2.0 ** -22)
+    t2 = t * t
+    sp = t * _horner(t2, _SINF_S[::-1])
+    cp = np.float32(1.0) + t2 * _horner(t2, _COSF_C[::-1])
+    return _rotate(q, cp, sp)
+
+
+def _angle_f64(X2):
+    X2 = np.asarray(X2, dtype=np.uint64)
+    n = (X2 >> np.uint64(11)).astype(np.int64)
+    kk = (n + (1 << 50)) >> 51
+    j = n - kk * (1 << 51)
+    assert np.all((j >= -(1 << 50)) & (j < (1 << 50)))
+    q = kk & 3
+    t = _int_to_f64(j) * np.float64(2.0 ** -51)
+    t2 = t * t
+    sp = t * _horner(t2, _SIN_S[::-1])
+    cp = np.float64(1.0) + t2 * _horner(t2, _COS_C[::-1])
+    return _rotate(q, cp, sp)
+
+
+def box_muller_f32(x1, x2):
+    """float32 Box-Muller of 32-bit words: returns (z_cos, z_sin), float32."""
+    r = _radius_f32(x1)
+    c, s = _angle_f32(x2)
+    return r * c, r * s
+
+
+def box_muller_f64(X1, X2):
+    """float64 Box-Muller of 64-bit words: returns (z_cos, z_sin), float64."""
+    r = _radius_f64(X1)
+    c, s = _angle_f64(X2)
+    return r * c, r * s
+
+
+def box_muller_f64_of_f32_inputs(x1, x2):
+    """The float32-path formula evaluated in float64 with library math:
+    u1 = (x1 + 1) / 2**32 (exact in f64), theta = 2 pi (x2 >> 8) / 2**24.
+    Returns (z_cos, z_sin), float64."""
+    x1 = np.asarray(x1, dtype=np.uint64)
+    x2 = np.asarray(x2, dtype=np.uint64)
+    u1 = (x1.astype(np.float64) + 1.0) * 2.0 ** -32  # exact: < 2**33, 33 bits
+    r = np.sqrt(-2.0 * np.log(u1))
+    theta = (2.0 * np.pi) * ((x2 >> np.uint64(8)).astype(np.float64) * 2.0 ** -24)
+    return r * np.cos(theta), r * np.sin(theta)
+
+
+def ref_normal(seed, stream, first, n, mean, std, dtype):
+    kind = _dtype_kind(dtype)
+    if kind == "f64":
+        X1, X2, is_cos = _words64_pairs(seed, stream, first, n)
+        zc, zs = box_muller_f64(X1, X2)
+        z = np.where(is_cos, zc, zs)
+        v = np.float64(mean) + np.float64(std) * z
+    else:
+        x1, x2, is_cos = _words32_pairs(seed, stream, first, n)
+        zc, zs = box_muller_f32(x1, x2)
+        z = np.where(is_cos, zc, zs)
+        v = np.float32(mean) + np.float32(std) * z
+    return _finish(v, kind)
+
+
+# ---------------------------------------------------------------------------
+# Section 6: truncated normal
+# ---------------------------------------------------------------------------
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def _Phi(x):
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+def _Q(x):
+    return 0.5 * math.erfc(x / _SQRT2)
+
+
+def _times_pow2(x, k):
+    """x * 2**k, exact (inf on overflow)."""
+    try:
+        return math.ldexp(x, k)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def trunc_normal_setup(mean, std, a, b, dtype):
+    """Per-call constants of section 6, in f64 and rounded to the working
+    precision of dtype.  Returns a dict (working-precision scalars plus the
+    f64 values under '*_f64' and 'mode', 'k')."""
+    kind = _dtype_kind(dtype)
+    ft = np.float64 if kind == "f64" else np.float32
+    mean = float(mean)
+    std = float(std)
+    a = float(a)
+    b = float(b)
+    alpha = (a - mean) / std
+    beta = (b - mean) / std
+    if alpha < 0 < beta:
+        mode = "both"
+        cA = _Phi(alpha)
+        cB = _Q(beta)
+        W = (1 - cA) - cB
+        P = None
+    elif beta <= 0:
+        mode = "low"
+        cA = _Phi(alpha)
+        cB = _Q(beta)
+        W = _Phi(beta) - cA
+        P = _Phi(beta)
+    elif alpha >= 0:
+        mode = "high"
+        cA = _Phi(alpha)
+        cB = _Q(beta)
+        W = _Q(alpha) - cB
+        P = _Q(alpha)
+    else:  # NaN alpha/beta
+        raise ValueError(f"invalid truncation interval [{a}, {b}] for mean={mean}, std={std}")
+    if P is not None and P < 2.0 ** -64:
+        k = -math.frexp(P)[1]
+    else:
+        k = 0
+    if k:
+        cA = _times_pow2(cA, k)
+        cB = _times_pow2(cB, k)
+        W = _times_pow2(W, k)
+    lnS = k * math.log(2.0)
+    if not (math.isfinite(W) and W > 0):
+        raise ValueError(f"truncation interval [{a}, {b}] has no usable mass "
+                         f"(mean={mean}, std={std}, scaled W={W})")
+    thr = {"both": 0.5, "low": math.inf, "high": -math.inf}[mode]
+    pc = 0.075 if k == 0 else math.inf
+    with np.errstate(over="ignore"):  # e.g. a scaled cA that is unused
+        rounded = {name: ft(val) for name, val in
+                   (("cA", cA), ("cB", cB), ("W", W), ("lnS", lnS))}
+    if not (np.isfinite(rounded["W"]) and rounded["W"] > 0):
+        raise ValueError(f"truncation interval [{a}, {b}]: W={W!r} is not a positive "
+                         f"finite number in {np.dtype(ft).name}")
+    return {
+        "mode": mode, "k": k, "alpha": alpha, "beta": beta,
+        "cA_f64": cA, "cB_f64": cB, "W_f64": W, "lnS_f64": lnS,
+        "cA": rounded["cA"], "cB": rounded["cB"], "W": rounded["W"], "lnS": rounded["lnS"],
+        "thr": ft(thr), "pc": ft(pc),
+        "mean": ft(mean), "std": ft(std), "lo": ft(a), "hi": ft(b),
+        "ft": ft,
+    }
+
+
+def _ln_pos(p):
+    """ln p for positive normal p (float32 or float64 array), section 6."""
+    if p.dtype == np.float32:
+        m, E = _split_f32(p)
+        one = np.float32(1.0)
+        lm = _log_core(m - one, m + one, _LOGF_C)
+        fE = _int_to_f32(E)
+        return fE * _LN2F_HI + (lm + fE * _LN2F_LO)
+    m, E = _split_f64(p)
+    one = np.float64(1.0)
+    lm = _log_core(m - one, m + one, _LOG_C)
+    fE = _int_to_f64(E)
+    return fE * _LN2_HI + (lm + fE * _LN2_LO)
+
+
+def ndtri_low(p, lnS, pc):
+    """AS 241 for a lower-tail (possibly 2**k-scaled) probability p.
+    PPND7 for float32 arrays, PPND16 for float64 arrays.  Evaluated on all
+    lanes (both branches), the branch picked per lane."""
+    p = np.asarray(p)
+    ft = np.float32 if p.dtype == np.float32 else np.float64
+    coef = _PPND7 if ft is np.float32 else _PPND16
+    cf = {k: [ft(c) for c in v] for k, v in coef.items()}
+    one = ft(1.0)
+    lnS = ft(lnS)
+    pc = ft(pc)
+
+    def num(r, cs):  # cs low..high
+        return _horner(r, cs[::-1])
+
+    def den(r, cs):  # cs = [c1..cn], poly cn r^n + ... + c1 r + 1
+        return _horner(r, cs[::-1] + [one])
+
+    with np.errstate(all="ignore"):
+        # central
+        q = p - ft(0.5)
+        r = ft(_AS241_CONST1) - q * q
+        z_c = (q * num(r, cf["a"])) / den(r, cf["b"])
+        # tail
+        r = np.sqrt(lnS - _ln_pos(p))
+        r1 = r - ft(_AS241_CONST2)
+        z_t1 = -(num(r1, cf["c"]) / den(r1, cf["d"]))
+        r2 = r - ft(_AS241_SPLIT2)
+        z_t2 = -(num(r2, cf["e"]) / den(r2, cf["f"]))
+        z_t = np.where(r <= ft(_AS241_SPLIT2), z_t1, z_t2)
+    central = p >= pc
+    tail = ~central
+    if np.any(tail):
+        pt = p[tail]
+        # The spec's log is defined for positive normal p only.
+        tiny = np.finfo(ft).tiny
+        assert np.all(pt >= tiny) and np.all(np.isfinite(pt)), \
+            f"tail branch reached with a non-normal p: {pt[(pt < tiny) | ~np.isfinite(pt)][:5]}"
+    return np.where(central, z_c, z_t).astype(ft)
+
+
+def ref_trunc_normal(seed, stream, first, n, mean, std, a, b, dtype):
+    kind = _dtype_kind(dtype)
+    c = trunc_normal_setup(mean, std, a, b, dtype)
+    ft = c["ft"]
+    if kind == "f64":
+        X = _words64_single(seed, stream, first, n)
+        u = _int_to_f64(np.uint64(2) * (X >> np.uint64(12)) + np.uint64(1)) * np.float64(2.0 ** -53)
+    else:
+        x = _words32_single(seed, stream, first, n)
+        u = _int_to_f32(np.uint64(2) * (x >> np.uint64(9)) + np.uint64(1)) * np.float32(2.0 ** -24)
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = ft(1.0) - u
+        plo = c["cA"] + u * c["W"]
+        phi = c["cB"] + v * c["W"]
+        low_side = plo <= c["thr"]
+        p = np.where(low_side, plo, phi)
+    zl = ndtri_low(p, c["lnS"], c["pc"])
+    z = np.where(low_side, zl, -zl)
+    out = np.minimum(np.maximum(c["mean"] + c["std"] * z, c["lo"]), c["hi"])
+    assert out.dtype == ft
+    assert not np.any(np.isnan(out)), "NaN in truncated normal reference"
+    return _finish(out, kind)
