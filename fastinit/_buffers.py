@@ -9,6 +9,7 @@ index, exactly as a contiguous array of the same shape would.
 import numpy as np
 
 from . import _kernels
+from ._checks import check_uint64
 
 # Largest scratch array used for non-contiguous views, in elements.
 SCRATCH_ELEMENTS = 1 << 18
@@ -61,9 +62,8 @@ def check_uint32(buf, name="buf"):
     return arr
 
 
-def check_offset(offset, size, per_block):
-    """offset: first stream element index; the whole fill must stay inside 2**64 indices."""
-    from ._checks import check_uint64
+def check_offset(offset, size):
+    """offset: stream index of the first element; the whole fill must stay below index 2**64."""
     off = check_uint64(offset, "offset")
     if off + size > (1 << 64):
         raise ValueError(f"offset + number of elements must not exceed 2**64, got {off} + {size}")

@@ -18,7 +18,7 @@ _F64 = _kernels.F64
 def _prepare(buf, seed, generator, stream, offset):
     arr, code = _buffers.check_float(buf)
     check_source(seed, generator, stream)
-    off = _buffers.check_offset(offset, arr.size, 1)
+    off = _buffers.check_offset(offset, arr.size)
     return arr, code, off
 
 
@@ -212,7 +212,7 @@ def random_bits_(buf, *, seed=None, generator=None, stream=None, offset=0):
     """
     arr = _buffers.check_uint32(buf)
     check_source(seed, generator, stream)
-    off = _buffers.check_offset(offset, arr.size, 1)
+    off = _buffers.check_offset(offset, arr.size)
     s, t = resolve(seed, generator, stream)
     _buffers.run(arr, off, lambda raw, first: _kernels.fill_bits(raw, s, t, first))
     return buf

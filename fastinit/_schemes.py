@@ -29,7 +29,7 @@ _VS_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out):
     arr, code = _buffers.check_float(buf)
     check_source(seed, generator, stream)
-    off = _buffers.check_offset(offset, arr.size, 1)
+    off = _buffers.check_offset(offset, arr.size)
     if arr.size == 0 and fan_in is None and fan_out is None:
         # nothing to write; torch also returns empty tensors untouched
         fin = fout = 1

@@ -1,0 +1,21 @@
+"""Our own C compiles without a single warning (warnings are errors in csrc/)."""
+import glob
+import os
+import shutil
+import subprocess
+
+import pytest
+
+CSRC = os.path.join(os.path.dirname(__file__), "..", "csrc")
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+@pytest.mark.skipif(not os.path.isdir(CSRC), reason="csrc/ not beside the tests (installed package)")
+@pytest.mark.parametrize("std", ["c99", "c11"])
+def test_csrc_compiles_without_warnings(std):
+    sources = sorted(glob.glob(os.path.join(CSRC, "*.c")))
+    assert sources
+    cmd = ["gcc", f"-std={std}", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion",
+           "-Werror", "-ffp-contract=off", "-fsyntax-only", "-I", CSRC] + sources
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
