@@ -46,11 +46,11 @@ def calculate_gain(nonlinearity, param=None):
     if nonlinearity == "leaky_relu":
         if param is None:
             slope = 0.01
-        elif not isinstance(param, bool) and isinstance(param, (int, float)):
+        elif not isinstance(param, bool) and isinstance(param, (int, float)) and math.isfinite(param):
             slope = param
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope * slope))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"Unsupported nonlinearity {nonlinearity!r}; valid names: {', '.join(NONLINEARITIES)}")
@@ -92,22 +92,36 @@ def compute_fans(shape, layout="torch"):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def fans_of(shape, layout, fan_in, fan_out):
-    """Fans for a scheme: explicit values override what the shape implies."""
+def fans_of(shape, layout, fan_in, fan_out, need=("fan_in", "fan_out")):
+    """Fans for a scheme: explicit values override what the shape implies.
+
+    The shape is read only when a fan in ``need`` was not given, so a 1-d
+    buffer with an explicit ``fan_in`` works for a scheme that uses only it.
+    """
     check_choice(layout, "layout", LAYOUTS)
     fin = None if fan_in is None else check_positive_int(fan_in, "fan_in")
     fout = None if fan_out is None else check_positive_int(fan_out, "fan_out")
-    if fin is None or fout is None:
+    if ("fan_in" in need and fin is None) or ("fan_out" in need and fout is None):
         sin, sout = compute_fans(shape, layout)
         fin = sin if fin is None else fin
         fout = sout if fout is None else fout
-    if fin <= 0 or fout <= 0:
-        raise ValueError(f"fan_in and fan_out must be positive, got fan_in={fin}, fan_out={fout} for shape {tuple(shape)}")
+    for name, value in (("fan_in", fin), ("fan_out", fout)):
+        if name in need and value <= 0:
+            raise ValueError(f"{name} must be positive, got {value} for shape {tuple(shape)}")
     return fin, fout
 
 
-def select_fan(fin, fout, mode, valid=("fan_in", "fan_out")):
-    check_choice(mode, "mode", valid)
+def needed_fans(mode):
+    """Which fans a mode reads."""
+    return ("fan_in", "fan_out") if mode == "fan_avg" else (mode,)
+
+
+def check_mode(mode, valid=("fan_in", "fan_out")):
+    """Mode names are case-insensitive, as in torch."""
+    return check_choice(mode.lower() if isinstance(mode, str) else mode, "mode", valid)
+
+
+def select_fan(fin, fout, mode):
     if mode == "fan_in":
         return fin
     if mode == "fan_out":

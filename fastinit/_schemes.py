@@ -7,7 +7,7 @@ import math
 
 from . import _buffers
 from ._checks import check_choice, check_real
-from ._fans import calculate_gain, fans_of, select_fan
+from ._fans import calculate_gain, check_mode, fans_of, needed_fans, select_fan
 from ._generator import check_source
 from ._plain import _fill_normal, _fill_trunc, _fill_uniform
 
@@ -26,7 +26,7 @@ _NORMAL_DISTRIBUTIONS = ("normal", "truncated_normal")
 _VS_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
 
-def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out):
+def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, need=("fan_in", "fan_out")):
     arr, code = _buffers.check_float(buf)
     check_source(seed, generator, stream)
     off = _buffers.check_offset(offset, arr.size)
@@ -34,7 +34,7 @@ def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out):
         # nothing to write; torch also returns empty tensors untouched
         fin = fout = 1
     else:
-        fin, fout = fans_of(arr.shape, layout, fan_in, fan_out)
+        fin, fout = fans_of(arr.shape, layout, fan_in, fan_out, need)
     return arr, code, off, fin, fout
 
 
@@ -80,7 +80,7 @@ def lecun_uniform_(buf, *, seed=None, generator=None, stream=None, offset=0,
     --------
     >>> w = fastinit.lecun_uniform_(np.empty((128, 64), np.float32), seed=0)
     """
-    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out)
+    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",))
     _uniform_bound(arr, code, off, math.sqrt(3.0 / fin), seed, generator, stream)
     return buf
 
@@ -97,7 +97,7 @@ def lecun_normal_(buf, *, distribution="normal", seed=None, generator=None, stre
     --------
     >>> w = fastinit.lecun_normal_(np.empty((128, 64), np.float32), seed=0)
     """
-    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out)
+    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",))
     _normal_std(arr, code, off, 1.0 / math.sqrt(fin), distribution, seed, generator, stream)
     return buf
 
@@ -136,10 +136,11 @@ def xavier_normal_(buf, gain=1.0, *, distribution="normal", seed=None, generator
     return buf
 
 
-def _kaiming_std(a, mode, nonlinearity, fin, fout):
-    fan = select_fan(fin, fout, mode)
-    gain = calculate_gain(nonlinearity, a)
-    return gain / math.sqrt(fan)
+def _kaiming_gain(a, mode, nonlinearity):
+    """Validate kaiming's arguments (before any fan is read); returns (gain, mode)."""
+    a = check_real(a, "a")
+    mode = check_mode(mode)
+    return calculate_gain(nonlinearity, a), mode
 
 
 def kaiming_uniform_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, seed=None, generator=None,
@@ -163,8 +164,10 @@ def kaiming_uniform_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, seed
     --------
     >>> w = fastinit.kaiming_uniform_(np.empty((512, 256), np.float32), a=math.sqrt(5))
     """
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out)
-    std = _kaiming_std(a, mode, nonlinearity, fin, fout)
+    gain, mode = _kaiming_gain(a, mode, nonlinearity)
+    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
+                                       needed_fans(mode))
+    std = gain / math.sqrt(select_fan(fin, fout, mode))
     _uniform_bound(arr, code, off, math.sqrt(3.0) * std, seed, generator, stream)
     return buf
 
@@ -182,8 +185,10 @@ def kaiming_normal_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, distr
     --------
     >>> w = fastinit.kaiming_normal_(np.empty((64, 3, 7, 7), np.float32), mode="fan_out", nonlinearity="relu")
     """
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out)
-    std = _kaiming_std(a, mode, nonlinearity, fin, fout)
+    gain, mode = _kaiming_gain(a, mode, nonlinearity)
+    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
+                                       needed_fans(mode))
+    std = gain / math.sqrt(select_fan(fin, fout, mode))
     _normal_std(arr, code, off, std, distribution, seed, generator, stream)
     return buf
 
@@ -246,10 +251,11 @@ def variance_scaling_(buf, scale=1.0, mode="fan_in", distribution="truncated_nor
     scale = check_real(scale, "scale")
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
-    check_choice(mode, "mode", ("fan_in", "fan_out", "fan_avg"))
+    mode = check_mode(mode, ("fan_in", "fan_out", "fan_avg"))
     check_choice(distribution, "distribution", _VS_DISTRIBUTIONS)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out)
-    fan = select_fan(fin, fout, mode, ("fan_in", "fan_out", "fan_avg"))
+    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
+                                       needed_fans(mode))
+    fan = select_fan(fin, fout, mode)
     var = scale / max(1.0, fan)
     if distribution == "uniform":
         _uniform_bound(arr, code, off, math.sqrt(3.0 * var), seed, generator, stream)

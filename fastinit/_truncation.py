@@ -6,6 +6,7 @@ distribution keeps them small (so they keep relative precision), and
 one-sided intervals far in a tail are rescaled by a power of two.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -38,6 +39,12 @@ def trunc_params(mean, std, a, b, f64):
     else:
         # upper tail only: the kernel never reads cA
         thr, W, P, cA = -math.inf, _Q(alpha) - cB, _Q(alpha), 0.0
+    if P is not None and P < sys.float_info.min:
+        # a subnormal tail mass has lost its precision (near bound ~37.5 std out)
+        raise ValueError(
+            f"the interval [a, b] = [{a}, {b}] lies too far in the tail of normal({mean}, {std}) "
+            f"(from {alpha:.6g} to {beta:.6g} std) to sample"
+        )
     k = 0
     if P is not None and P < _TINY:
         k = -math.frexp(P)[1]

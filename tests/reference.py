@@ -23,6 +23,7 @@ indices ``first, first + 1, ..., first + n - 1``.
 """
 
 import math
+import sys
 
 import numpy as np
 
@@ -627,6 +628,8 @@ def trunc_normal_setup(mean, std, a, b, dtype):
         P = _Q(alpha)
     else:  # NaN alpha/beta
         raise ValueError(f"invalid truncation interval [{a}, {b}] for mean={mean}, std={std}")
+    if P is not None and P < sys.float_info.min:
+        raise ValueError(f"truncation interval [{a}, {b}]: tail mass {P!r} is subnormal")
     if P is not None and P < 2.0 ** -64:
         k = -math.frexp(P)[1]
     else:

@@ -286,7 +286,7 @@ FAR_TAILS = [(37.0, 37.3), (37.6, 38.0), (38.2, 38.3), (38.0, 45.0),
 @pytest.mark.parametrize("ab", FAR_TAILS, ids=lambda ab: "%g_%g" % ab)
 def test_trunc_normal_far_tail_matches_or_value_error(dtype, ab):
     """Section 6: an interval is rejected with ValueError exactly when the
-    reference rejects it (scaled W not a positive finite number); otherwise
+    reference rejects it (subnormal tail mass, or scaled W not a positive finite number); otherwise
     the fill matches the reference."""
     dt = np_dtype(dtype)
     params = dict(mean=0.0, std=1.0, a=ab[0], b=ab[1])
