@@ -3,26 +3,38 @@
 The C flags pin the floating-point semantics the stream rule relies on
 (docs/STREAM.md): no contraction into fused multiply-adds, no fast-math.
 """
+import platform
 import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-c_sources = ["csrc/fi_fill.c"]
+c_sources = ["csrc/fi_fill.c", "csrc/fi_runtime.c"]
+macros = []
+
+# The AVX2 and AVX-512 kernels are compiled for their targets through
+# pragmas inside their files (GCC and Clang), and chosen at run time by CPUID.
+if platform.machine().lower() in ("x86_64", "amd64") and sys.platform != "win32":
+    c_sources += ["csrc/fi_avx2.c", "csrc/fi_avx512.c"]
+    macros.append(("FI_HAVE_X86_SIMD", "1"))
 
 compile_args = []
 if sys.platform != "win32":
-    compile_args = ["-O3", "-std=c99", "-ffp-contract=off", "-fno-math-errno"]
+    compile_args = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
 else:
     compile_args = ["/O2", "/fp:precise"]
+link_args = ["-pthread"] if sys.platform != "win32" else []
 
 extensions = [
     Extension(
         "fastinit._kernels",
         sources=["fastinit/_kernels.pyx"] + c_sources,
         include_dirs=["csrc"],
+        define_macros=macros,
         extra_compile_args=compile_args,
+        extra_link_args=link_args,
         depends=["csrc/fi_philox.h", "csrc/fi_dist.h", "csrc/fi_fill.h", "csrc/fi_consts.h",
+                 "csrc/fi_kernels.h", "csrc/fi_runtime.h", "csrc/fi_vmath.h", "csrc/fi_vdrive.h",
                  "fastinit/_kernels.pxd"],
     )
 ]

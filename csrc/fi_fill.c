@@ -1,6 +1,7 @@
 /* Portable scalar fill kernels (the reference path every SIMD path must
  * match bit for bit). */
 #include "fi_fill.h"
+#include "fi_kernels.h"
 
 /* Values of one Philox block for each distribution: 4 for 32-bit working
  * precision, 2 for float64 (two words per element). */
@@ -62,9 +63,11 @@ static inline double store_f64(double x) { return x; }
  * elements [first, first + n), computing each block once and storing the
  * words that fall inside the range. */
 #define FI_DEFINE_FILL(NAME, OUT_T, VAL_T, PER, BLOCK, STORE, PARAMS_T)          \
-    void NAME(OUT_T *out, uint64_t n, const fi_stream *s, uint64_t first,       \
-              const PARAMS_T *p)                                                 \
+    void NAME(void *out_, uint64_t n, const fi_stream *s, uint64_t first,       \
+              const void *p_)                                                    \
     {                                                                            \
+        OUT_T *out = (OUT_T *)out_;                                              \
+        const PARAMS_T *p = (const PARAMS_T *)p_;                                \
         uint64_t i = 0;                                                          \
         while (i < n) {                                                          \
             uint64_t e = first + i;                                              \
@@ -91,9 +94,11 @@ FI_DEFINE_FILL(fi_trunc_f64, double, double, 2, blk_trunc_f64, store_f64, fi_tru
 FI_DEFINE_FILL(fi_trunc_f16, uint16_t, float, 4, blk_trunc_f32, fi_f32_to_f16, fi_trunc_f32_params)
 FI_DEFINE_FILL(fi_trunc_bf16, uint16_t, float, 4, blk_trunc_f32, fi_f32_to_bf16, fi_trunc_f32_params)
 
-void fi_bits_u32(uint32_t *out, uint64_t n, const fi_stream *s, uint64_t first)
+void fi_bits_u32(void *out_, uint64_t n, const fi_stream *s, uint64_t first, const void *unused)
 {
+    uint32_t *out = (uint32_t *)out_;
     uint64_t i = 0;
+    (void)unused;
     while (i < n) {
         uint64_t e = first + i;
         unsigned k = (unsigned)(e % 4);
@@ -115,3 +120,10 @@ void fi_fill_pattern(void *out, uint64_t n, size_t itemsize, const void *value)
             memcpy(o + i * itemsize, value, itemsize);
     }
 }
+
+const fi_kernel_table fi_kernels_scalar = {
+    fi_bits_u32,
+    {fi_uniform_f32, fi_uniform_f64, fi_uniform_f16, fi_uniform_bf16},
+    {fi_normal_f32, fi_normal_f64, fi_normal_f16, fi_normal_bf16},
+    {fi_trunc_f32, fi_trunc_f64, fi_trunc_f16, fi_trunc_bf16},
+};

@@ -1,4 +1,4 @@
-/* Fill kernels: each writes n consecutive elements of one stream, element k
+/* Portable scalar fill kernels: each writes n consecutive elements of one stream, element k
  * of `out` taking stream element `first + k` (docs/STREAM.md).  Because the
  * value of an element depends only on (seed, stream, element index), any
  * range can be filled on its own: threads and shards split work freely. */
@@ -16,22 +16,22 @@ typedef struct { float mean, std; } fi_normal_f32_params;
 typedef struct { double mean, std; } fi_normal_f64_params;
 
 /* Raw Philox words: out[k] = word (first+k) % 4 of block (first+k) / 4. */
-void fi_bits_u32(uint32_t *out, uint64_t n, const fi_stream *s, uint64_t first);
+void fi_bits_u32(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *unused);
 
-void fi_uniform_f32(float *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f32_params *p);
-void fi_uniform_f64(double *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f64_params *p);
-void fi_uniform_f16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f32_params *p);
-void fi_uniform_bf16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f32_params *p);
+void fi_uniform_f32(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_uniform_f64(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_uniform_f16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_uniform_bf16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
-void fi_normal_f32(float *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f32_params *p);
-void fi_normal_f64(double *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f64_params *p);
-void fi_normal_f16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f32_params *p);
-void fi_normal_bf16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f32_params *p);
+void fi_normal_f32(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_normal_f64(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_normal_f16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_normal_bf16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
-void fi_trunc_f32(float *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f32_params *p);
-void fi_trunc_f64(double *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f64_params *p);
-void fi_trunc_f16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f32_params *p);
-void fi_trunc_bf16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f32_params *p);
+void fi_trunc_f32(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_trunc_f64(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_trunc_f16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_trunc_bf16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
 /* Repeat one itemsize-byte value n times (constant_, zeros_, ones_). */
 void fi_fill_pattern(void *out, uint64_t n, size_t itemsize, const void *value);

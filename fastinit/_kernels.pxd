@@ -1,4 +1,4 @@
-# Declarations mirroring csrc/fi_philox.h, csrc/fi_dist.h and csrc/fi_fill.h.
+# Declarations mirroring csrc/fi_philox.h, fi_dist.h, fi_fill.h, fi_kernels.h and fi_runtime.h.
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 
@@ -34,21 +34,27 @@ cdef extern from "fi_fill.h" nogil:
     ctypedef struct fi_normal_f64_params:
         double mean, std
 
-    void fi_bits_u32(uint32_t *out, uint64_t n, const fi_stream *s, uint64_t first)
-
-    void fi_uniform_f32(float *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f32_params *p)
-    void fi_uniform_f64(double *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f64_params *p)
-    void fi_uniform_f16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f32_params *p)
-    void fi_uniform_bf16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_uniform_f32_params *p)
-
-    void fi_normal_f32(float *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f32_params *p)
-    void fi_normal_f64(double *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f64_params *p)
-    void fi_normal_f16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f32_params *p)
-    void fi_normal_bf16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_normal_f32_params *p)
-
-    void fi_trunc_f32(float *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f32_params *p)
-    void fi_trunc_f64(double *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f64_params *p)
-    void fi_trunc_f16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f32_params *p)
-    void fi_trunc_bf16(uint16_t *out, uint64_t n, const fi_stream *s, uint64_t first, const fi_trunc_f32_params *p)
-
     void fi_fill_pattern(void *out, uint64_t n, size_t itemsize, const void *value)
+
+
+cdef extern from "fi_kernels.h" nogil:
+    ctypedef void (*fi_kernel)(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+
+    ctypedef struct fi_kernel_table:
+        fi_kernel bits
+        fi_kernel uniform[4]
+        fi_kernel normal[4]
+        fi_kernel trunc[4]
+
+    int FI_LEVEL_SCALAR, FI_LEVEL_AVX2, FI_LEVEL_AVX512
+
+
+cdef extern from "fi_runtime.h" nogil:
+    int fi_detect_level()
+    int fi_set_level(int level)
+    int fi_get_level()
+    const fi_kernel_table *fi_table()
+    void fi_set_num_threads(int n)
+    int fi_get_num_threads()
+    void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
+                uint64_t first, const void *params)

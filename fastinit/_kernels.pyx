@@ -1,18 +1,69 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The only bridge between Python and the C kernels in csrc/.
 
-Callers (fastinit._fill) have already validated every argument; this module
-takes a flat, C-contiguous, writable uint8 view of the output, converts the
-parameters to C, and runs the kernel with the GIL released.
+Callers (fastinit._plain and friends) have already validated every argument;
+this module takes a flat, C-contiguous, writable uint8 view of the output,
+converts the parameters to C structs, and runs the kernel of the current SIMD
+level on the thread pool with the GIL released.  Long fills run in slices
+with a signal check between them, so Ctrl-C interrupts them promptly.
 """
+from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
-# Output codes shared with fastinit._buffers.
+# Output codes shared with fastinit._buffers (the index into the kernel table).
 F32 = 0
 F64 = 1
 F16 = 2
 BF16 = 3
 U32 = 4
+
+LEVELS = ("scalar", "avx2", "avx512")
+
+# Elements per thread between two signal checks: about 50 ms of the slowest
+# kernel (scalar truncated normal).
+cdef uint64_t SLICE_PER_THREAD = 1 << 22
+
+cdef size_t _ITEMSIZE[4]
+_ITEMSIZE[:] = [4, 8, 2, 2]
+
+
+def simd_level():
+    """The SIMD level the kernels use: 'scalar', 'avx2' or 'avx512'."""
+    return LEVELS[fi_get_level()]
+
+
+def detected_simd_level():
+    """The best SIMD level this CPU supports."""
+    return LEVELS[fi_detect_level()]
+
+
+def set_simd_level(str name):
+    """Cap the SIMD level (min of the cap and what the CPU has); returns the level in use."""
+    if name not in LEVELS:
+        raise ValueError(f"SIMD level must be one of {', '.join(map(repr, LEVELS))}; got {name!r}")
+    return LEVELS[fi_set_level(LEVELS.index(name))]
+
+
+def set_num_threads(int n):
+    fi_set_num_threads(n)
+
+
+def get_num_threads():
+    return fi_get_num_threads()
+
+
+cdef int _run(fi_kernel fn, unsigned char *out, size_t itemsize, uint64_t n, fi_stream *s,
+              uint64_t first, const void *params) except -1:
+    cdef uint64_t step = SLICE_PER_THREAD * <uint64_t>max(1, fi_get_num_threads())
+    cdef uint64_t i = 0, m
+    while i < n:
+        m = n - i if n - i < step else step
+        with nogil:
+            fi_run(fn, out + i * itemsize, itemsize, m, s, first + i, params)
+        i += m
+        if i < n and PyErr_CheckSignals() < 0:
+            return -1
+    return 0
 
 
 cdef inline fi_stream _stream(object seed, object stream):
@@ -31,63 +82,41 @@ def philox_block(object seed, object stream, object block):
 
 def fill_bits(unsigned char[::1] raw, object seed, object stream, object first):
     cdef fi_stream s = _stream(seed, stream)
-    cdef uint64_t f = first
-    cdef uint64_t n = raw.shape[0] // 4
-    if n == 0:
+    if raw.shape[0] == 0:
         return
-    cdef uint32_t *out = <uint32_t *>&raw[0]
-    with nogil:
-        fi_bits_u32(out, n, &s, f)
+    _run(fi_table().bits, &raw[0], 4, raw.shape[0] // 4, &s, first, NULL)
 
 
 def fill_uniform(unsigned char[::1] raw, int code, object seed, object stream,
                  object first, double lo, double width):
     cdef fi_stream s = _stream(seed, stream)
-    cdef uint64_t f = first
     cdef fi_uniform_f32_params p32
     cdef fi_uniform_f64_params p64
-    cdef Py_ssize_t nbytes = raw.shape[0]
-    if nbytes == 0:
+    cdef const void *p = &p64 if code == 1 else <const void *>&p32
+    if raw.shape[0] == 0:
         return
-    cdef void *out = <void *>&raw[0]
     p32.lo = <float>lo
     p32.width = <float>width
     p64.lo = lo
     p64.width = width
-    with nogil:
-        if code == 0:
-            fi_uniform_f32(<float *>out, nbytes // 4, &s, f, &p32)
-        elif code == 1:
-            fi_uniform_f64(<double *>out, nbytes // 8, &s, f, &p64)
-        elif code == 2:
-            fi_uniform_f16(<uint16_t *>out, nbytes // 2, &s, f, &p32)
-        else:
-            fi_uniform_bf16(<uint16_t *>out, nbytes // 2, &s, f, &p32)
+    _run(fi_table().uniform[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
+         &s, first, p)
 
 
 def fill_normal(unsigned char[::1] raw, int code, object seed, object stream,
                 object first, double mean, double std):
     cdef fi_stream s = _stream(seed, stream)
-    cdef uint64_t f = first
     cdef fi_normal_f32_params p32
     cdef fi_normal_f64_params p64
-    cdef Py_ssize_t nbytes = raw.shape[0]
-    if nbytes == 0:
+    cdef const void *p = &p64 if code == 1 else <const void *>&p32
+    if raw.shape[0] == 0:
         return
-    cdef void *out = <void *>&raw[0]
     p32.mean = <float>mean
     p32.std = <float>std
     p64.mean = mean
     p64.std = std
-    with nogil:
-        if code == 0:
-            fi_normal_f32(<float *>out, nbytes // 4, &s, f, &p32)
-        elif code == 1:
-            fi_normal_f64(<double *>out, nbytes // 8, &s, f, &p64)
-        elif code == 2:
-            fi_normal_f16(<uint16_t *>out, nbytes // 2, &s, f, &p32)
-        else:
-            fi_normal_bf16(<uint16_t *>out, nbytes // 2, &s, f, &p32)
+    _run(fi_table().normal[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
+         &s, first, p)
 
 
 def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
@@ -95,26 +124,17 @@ def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
     """params: (mean, std, lo, hi, cA, cB, W, thr, pc, lnS), already rounded
     to the working precision by fastinit._truncation."""
     cdef fi_stream s = _stream(seed, stream)
-    cdef uint64_t f = first
     cdef fi_trunc_f32_params p32
     cdef fi_trunc_f64_params p64
-    cdef Py_ssize_t nbytes = raw.shape[0]
-    if nbytes == 0:
+    cdef const void *p = &p64 if code == 1 else <const void *>&p32
+    if raw.shape[0] == 0:
         return
-    cdef void *out = <void *>&raw[0]
     p64.mean, p64.std, p64.lo, p64.hi, p64.cA, p64.cB, p64.W, p64.thr, p64.pc, p64.lnS = params
     p32.mean, p32.std, p32.lo, p32.hi = <float>p64.mean, <float>p64.std, <float>p64.lo, <float>p64.hi
     p32.cA, p32.cB, p32.W = <float>p64.cA, <float>p64.cB, <float>p64.W
     p32.thr, p32.pc, p32.lnS = <float>p64.thr, <float>p64.pc, <float>p64.lnS
-    with nogil:
-        if code == 0:
-            fi_trunc_f32(<float *>out, nbytes // 4, &s, f, &p32)
-        elif code == 1:
-            fi_trunc_f64(<double *>out, nbytes // 8, &s, f, &p64)
-        elif code == 2:
-            fi_trunc_f16(<uint16_t *>out, nbytes // 2, &s, f, &p32)
-        else:
-            fi_trunc_bf16(<uint16_t *>out, nbytes // 2, &s, f, &p32)
+    _run(fi_table().trunc[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
+         &s, first, p)
 
 
 def fill_pattern(unsigned char[::1] raw, const unsigned char[::1] value):

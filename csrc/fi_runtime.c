@@ -1,0 +1,220 @@
+/* CPU dispatch and the thread pool.  Work is cut into chunks of FI_CHUNK
+ * elements that idle threads take in any order: since every element is a
+ * function of its index alone, the split never changes a bit. */
+#define _GNU_SOURCE
+#include "fi_runtime.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(FI_HAVE_X86_SIMD) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define FI_X86 1    /* the AVX2 and AVX-512 kernels were built */
+#endif
+
+/* ---- SIMD level ---------------------------------------------------------- */
+
+#ifdef FI_X86
+static uint64_t fi_xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+#endif
+
+int fi_detect_level(void)
+{
+#ifdef FI_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return FI_LEVEL_SCALAR;
+    int osxsave = (c >> 27) & 1, f16c = (c >> 29) & 1, avx = (c >> 28) & 1;
+    if (!(osxsave && avx && f16c))
+        return FI_LEVEL_SCALAR;
+    uint64_t xcr0 = fi_xgetbv0();
+    if ((xcr0 & 0x6) != 0x6)                 /* XMM and YMM state */
+        return FI_LEVEL_SCALAR;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return FI_LEVEL_SCALAR;
+    int avx2 = (b >> 5) & 1;
+    int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1); /* F DQ BW VL */
+    if (avx512 && (xcr0 & 0xE6) == 0xE6)     /* opmask, ZMM state */
+        return FI_LEVEL_AVX512;
+    if (avx2)
+        return FI_LEVEL_AVX2;
+#endif
+    return FI_LEVEL_SCALAR;
+}
+
+static int fi_level = -1;
+
+const fi_kernel_table *fi_table_for(int level)
+{
+#ifdef FI_X86
+    if (level >= FI_LEVEL_AVX512)
+        return &fi_kernels_avx512;
+    if (level == FI_LEVEL_AVX2)
+        return &fi_kernels_avx2;
+#endif
+    (void)level;
+    return &fi_kernels_scalar;
+}
+
+int fi_set_level(int level)
+{
+    int detected = fi_detect_level();
+    if (level < FI_LEVEL_SCALAR)
+        level = FI_LEVEL_SCALAR;
+    fi_level = level < detected ? level : detected;
+    return fi_level;
+}
+
+int fi_get_level(void)
+{
+    if (fi_level < 0)
+        fi_level = fi_detect_level();
+    return fi_level;
+}
+
+const fi_kernel_table *fi_table(void) { return fi_table_for(fi_get_level()); }
+
+/* ---- thread pool ----------------------------------------------------------- */
+
+#define FI_MAX_THREADS 256
+
+typedef struct {
+    fi_kernel fn;
+    char *out;
+    size_t elemsize;
+    uint64_t n, first;
+    fi_stream s;
+    const void *params;
+    uint64_t nchunks;
+} fi_job;
+
+static pthread_mutex_t pool_use = PTHREAD_MUTEX_INITIALIZER;   /* one fill at a time */
+static pthread_mutex_t pool_mx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static pthread_t pool_tid[FI_MAX_THREADS];
+static int pool_workers;          /* threads started, the caller not included */
+static int pool_active;           /* workers still busy with the current job */
+static int pool_stop;
+static unsigned long pool_gen;
+static fi_job pool_job;
+static atomic_uint_fast64_t pool_next;
+static int fi_threads = 1;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void run_chunks(const fi_job *j)
+{
+    for (;;) {
+        uint64_t k = atomic_fetch_add(&pool_next, 1);
+        if (k >= j->nchunks)
+            return;
+        uint64_t start = k * FI_CHUNK;
+        uint64_t len = j->n - start < FI_CHUNK ? j->n - start : FI_CHUNK;
+        j->fn(j->out + start * j->elemsize, len, &j->s, j->first + start, j->params);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    unsigned long seen = (unsigned long)(uintptr_t)arg;
+    pthread_mutex_lock(&pool_mx);
+    for (;;) {
+        while (pool_gen == seen && !pool_stop)
+            pthread_cond_wait(&pool_work, &pool_mx);
+        if (pool_stop)
+            break;
+        seen = pool_gen;
+        fi_job job = pool_job;
+        pthread_mutex_unlock(&pool_mx);
+        run_chunks(&job);
+        pthread_mutex_lock(&pool_mx);
+        if (--pool_active == 0)
+            pthread_cond_signal(&pool_done);
+    }
+    pthread_mutex_unlock(&pool_mx);
+    return NULL;
+}
+
+/* Join every worker; the caller holds pool_use. */
+static void stop_workers(void)
+{
+    pthread_mutex_lock(&pool_mx);
+    pool_stop = 1;
+    pthread_cond_broadcast(&pool_work);
+    pthread_mutex_unlock(&pool_mx);
+    for (int i = 0; i < pool_workers; i++)
+        pthread_join(pool_tid[i], NULL);
+    pool_workers = 0;
+    pool_stop = 0;
+}
+
+/* In a forked child the workers do not exist: forget them and start anew. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&pool_use, NULL);
+    pthread_mutex_init(&pool_mx, NULL);
+    pthread_cond_init(&pool_work, NULL);
+    pthread_cond_init(&pool_done, NULL);
+    pool_workers = 0;
+    pool_active = 0;
+    pool_stop = 0;
+}
+
+static void register_fork_handler(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
+void fi_set_num_threads(int n)
+{
+    pthread_once(&fork_once, register_fork_handler);
+    if (n < 1)
+        n = 1;
+    if (n > FI_MAX_THREADS + 1)
+        n = FI_MAX_THREADS + 1;
+    pthread_mutex_lock(&pool_use);
+    if (pool_workers > n - 1)
+        stop_workers();
+    fi_threads = n;
+    pthread_mutex_unlock(&pool_use);
+}
+
+int fi_get_num_threads(void) { return fi_threads; }
+
+void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
+            uint64_t first, const void *params)
+{
+    pthread_once(&fork_once, register_fork_handler);
+    if (n == 0)
+        return;
+    if (fi_threads <= 1 || n < FI_PARALLEL_MIN || pthread_mutex_trylock(&pool_use) != 0) {
+        fn(out, n, s, first, params);
+        return;
+    }
+    int want = fi_threads - 1;
+    while (pool_workers < want) {
+        if (pthread_create(&pool_tid[pool_workers], NULL, worker_main,
+                           (void *)(uintptr_t)pool_gen) != 0)
+            break;                          /* run with the threads we have */
+        pool_workers++;
+    }
+    fi_job job = {fn, (char *)out, elemsize, n, first, *s, params, (n + FI_CHUNK - 1) / FI_CHUNK};
+    pthread_mutex_lock(&pool_mx);
+    pool_job = job;
+    atomic_store(&pool_next, 0);
+    pool_active = pool_workers;
+    pool_gen++;
+    pthread_cond_broadcast(&pool_work);
+    pthread_mutex_unlock(&pool_mx);
+
+    run_chunks(&job);
+
+    pthread_mutex_lock(&pool_mx);
+    while (pool_active > 0)
+        pthread_cond_wait(&pool_done, &pool_mx);
+    pthread_mutex_unlock(&pool_mx);
+    pthread_mutex_unlock(&pool_use);
+}

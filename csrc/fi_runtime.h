@@ -1,0 +1,33 @@
+/* Run-time choices: which SIMD level runs the kernels, and how many threads
+ * share a fill.  Neither changes a single output bit. */
+#ifndef FASTINIT_FI_RUNTIME_H
+#define FASTINIT_FI_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fi_kernels.h"
+
+/* Highest level this CPU (and OS) supports: FI_LEVEL_*. */
+int fi_detect_level(void);
+/* Use min(level, detected); returns the level now in use. */
+int fi_set_level(int level);
+int fi_get_level(void);
+const fi_kernel_table *fi_table(void);
+const fi_kernel_table *fi_table_for(int level);
+
+/* Threads, the caller included; n >= 1.  Takes effect for the next fill. */
+void fi_set_num_threads(int n);
+int fi_get_num_threads(void);
+
+/* Fill n elements of elemsize bytes at out (stream elements first, ...)
+ * with kernel fn, cut into fixed chunks shared by the pool.  Small fills,
+ * and fills started while another thread is using the pool, run on the
+ * calling thread alone.  Safe to call without the GIL. */
+void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
+            uint64_t first, const void *params);
+
+/* Elements per chunk, and the smallest fill that is shared between threads. */
+#define FI_CHUNK ((uint64_t)1 << 16)
+#define FI_PARALLEL_MIN ((uint64_t)1 << 18)
+
+#endif

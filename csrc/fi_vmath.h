@@ -1,0 +1,304 @@
+/* Vector twins of the scalar rules in fi_dist.h, written once with GCC/Clang
+ * vector extensions and instantiated per SIMD width by the ISA files
+ * (fi_avx512.c, fi_avx2.c).  Every lane performs the same IEEE operations
+ * in the same order as the scalar code; branches become "compute both,
+ * select", so the selected lane is bit-identical to the scalar result.
+ *
+ * The includer defines, before including this file:
+ *   FI_VL        number of 32-bit lanes (16 or 8)
+ *   FI_V(name)   function-name decoration (e.g. name##_avx512)
+ *   FI_VSQRTF(x), FI_VSQRTD(x)   vector square roots (one IEEE op per lane)
+ *   FI_VCVT_U64_F64(x)           exact conversion of u64 lanes < 2^53 to double
+ * This header may be included once per translation unit. */
+
+#include <stdint.h>
+#include "fi_consts.h"
+#include "fi_dist.h"
+
+typedef uint32_t vu32 __attribute__((vector_size(FI_VL * 4)));
+typedef int32_t vs32 __attribute__((vector_size(FI_VL * 4)));
+typedef float vf32 __attribute__((vector_size(FI_VL * 4)));
+typedef uint64_t vu64 __attribute__((vector_size(FI_VL * 4)));
+typedef int64_t vs64 __attribute__((vector_size(FI_VL * 4)));
+typedef double vf64 __attribute__((vector_size(FI_VL * 4)));
+
+/* lane-wise select: m is all-ones where a is wanted */
+static inline vf32 FI_V(sel_f32)(vs32 m, vf32 a, vf32 b)
+{
+    return (vf32)(((vs32)a & m) | ((vs32)b & ~m));
+}
+
+static inline vf64 FI_V(sel_f64)(vs64 m, vf64 a, vf64 b)
+{
+    return (vf64)(((vs64)a & m) | ((vs64)b & ~m));
+}
+
+static inline vf32 FI_V(bcast_f32)(float x) { return (vf32){0} + x; }
+static inline vf64 FI_V(bcast_f64)(double x) { return (vf64){0} + x; }
+
+static inline vf32 FI_V(s32_to_f32)(vs32 x) { return __builtin_convertvector(x, vf32); }
+
+/* signed 64-bit lanes with |x| < 2^52 to double, exactly */
+static inline vf64 FI_V(s64_to_f64)(vs64 x)
+{
+    vu64 v = (vu64)(x + ((int64_t)1 << 52));
+    return FI_VCVT_U64_F64(v) - 0x1p52;
+}
+
+/* ---- uniform ------------------------------------------------------------ */
+
+static inline vf32 FI_V(uniform_f32)(vu32 x, float lo, float width)
+{
+    vf32 u = FI_V(s32_to_f32)((vs32)(x >> 8)) * 0x1p-24f;
+    return lo + width * u;
+}
+
+static inline vf64 FI_V(uniform_f64)(vu64 X, double lo, double width)
+{
+    vf64 u = FI_VCVT_U64_F64(X >> 11) * 0x1p-53;
+    return lo + width * u;
+}
+
+/* ---- logarithm pieces ---------------------------------------------------- */
+
+static inline vf32 FI_V(frexp_sqrt2_f32)(vf32 x, vs32 *E)
+{
+    vu32 b = (vu32)x;
+    vs32 e = (vs32)(b >> 23) - 127;
+    vu32 mb = (b & 0x7FFFFFu) | 0x3F800000u;
+    vs32 big = (vs32)(mb >= 0x3FB504F3u);   /* -1 where m is halved */
+    mb = mb - ((vu32)big & 0x00800000u);
+    *E = e - big;
+    return (vf32)mb;
+}
+
+static inline vf64 FI_V(frexp_sqrt2_f64)(vf64 x, vs64 *E)
+{
+    vu64 b = (vu64)x;
+    vs64 e = (vs64)(b >> 52) - 1023;
+    vu64 mb = (b & UINT64_C(0xFFFFFFFFFFFFF)) | UINT64_C(0x3FF0000000000000);
+    vs64 big = (vs64)(mb >= UINT64_C(0x3FF6A09E667F3BCD));
+    mb = mb - ((vu64)big & UINT64_C(0x0010000000000000));
+    *E = e - big;
+    return (vf64)mb;
+}
+
+static inline vf32 FI_V(log_core4_f32)(vf32 num, vf32 den, vf32 e)
+{
+    vf32 s = num / den;
+    vf32 s2 = s * s;
+    vf32 t = s2 * (FI_LOGF_C1 + s2 * (FI_LOGF_C2 + s2 * (FI_LOGF_C3 + s2 * FI_LOGF_C4)));
+    vf32 h = s + s;
+    vf32 lm = h + h * t;
+    return e * FI_LN2F_HI + (lm + e * FI_LN2F_LO);
+}
+
+static inline vf64 FI_V(log_core_f64)(vf64 num, vf64 den, vf64 e)
+{
+    vf64 s = num / den;
+    vf64 s2 = s * s;
+    vf64 t = s2 * (FI_LOG_C1 + s2 * (FI_LOG_C2 + s2 * (FI_LOG_C3 + s2 * (FI_LOG_C4
+           + s2 * (FI_LOG_C5 + s2 * (FI_LOG_C6 + s2 * (FI_LOG_C7 + s2 * (FI_LOG_C8
+           + s2 * (FI_LOG_C9 + s2 * FI_LOG_C10)))))))));
+    vf64 h = s + s;
+    vf64 lm = h + h * t;
+    return e * FI_LN2_HI + (lm + e * FI_LN2_LO);
+}
+
+static inline vf32 FI_V(logf)(vf32 p)
+{
+    vs32 E;
+    vf32 m = FI_V(frexp_sqrt2_f32)(p, &E);
+    return FI_V(log_core4_f32)(m - 1.0f, m + 1.0f, FI_V(s32_to_f32)(E));
+}
+
+static inline vf64 FI_V(log)(vf64 p)
+{
+    vs64 E;
+    vf64 m = FI_V(frexp_sqrt2_f64)(p, &E);
+    return FI_V(log_core_f64)(m - 1.0, m + 1.0, FI_V(s64_to_f64)(E));
+}
+
+/* ---- Box-Muller ----------------------------------------------------------- */
+
+static inline vf32 FI_V(bm_radius_f32)(vu32 x1)
+{
+    vs32 caseA = (vs32)(x1 < 0x80000000u);
+    /* case A: f = x1 + 1 rounded once (unsigned conversion) */
+    vf32 f = __builtin_convertvector(x1 + 1u, vf32);
+    vs32 E;
+    vf32 m = FI_V(frexp_sqrt2_f32)(f, &E);
+    vf32 eA = FI_V(s32_to_f32)(E - 32);
+    /* case B: d = 1 - u1 */
+    vf32 d = FI_V(s32_to_f32)((vs32)(0xFFFFFFFFu - x1)) * 0x1p-32f;
+    vf32 num = FI_V(sel_f32)(caseA, m - 1.0f, -d);
+    vf32 den = FI_V(sel_f32)(caseA, m + 1.0f, 2.0f - d);
+    vf32 e = FI_V(sel_f32)(caseA, eA, FI_V(bcast_f32)(0.0f));
+    vf32 s = num / den;
+    vf32 s2 = s * s;
+    vf32 t = s2 * (FI_LOGF_C1 + s2 * (FI_LOGF_C2 + s2 * (FI_LOGF_C3 + s2 * (FI_LOGF_C4
+           + s2 * (FI_LOGF_C5 + s2 * (FI_LOGF_C6 + s2 * (FI_LOGF_C7 + s2 * FI_LOGF_C8)))))));
+    vf32 h = s + s;
+    vf32 lm = h + h * t;
+    vf32 L = -(e * FI_LN2F_HI + (lm + e * FI_LN2F_LO));
+    return FI_VSQRTF(L + L);
+}
+
+static inline vf64 FI_V(bm_radius_f64)(vu64 X1)
+{
+    vu64 x = X1 >> 11;
+    vs64 caseA = (vs64)(x < UINT64_C(0x16A09E667F3BCC));
+    vf64 f = FI_VCVT_U64_F64(x) + 1.0;
+    vs64 E;
+    vf64 m = FI_V(frexp_sqrt2_f64)(f, &E);
+    vf64 eA = FI_V(s64_to_f64)(E - 53);
+    vf64 d = FI_VCVT_U64_F64(UINT64_C(0x1FFFFFFFFFFFFF) - x) * 0x1p-53;
+    vf64 num = FI_V(sel_f64)(caseA, m - 1.0, -d);
+    vf64 den = FI_V(sel_f64)(caseA, m + 1.0, 2.0 - d);
+    vf64 e = FI_V(sel_f64)(caseA, eA, FI_V(bcast_f64)(0.0));
+    vf64 L = -FI_V(log_core_f64)(num, den, e);
+    return FI_VSQRTD(L + L);
+}
+
+/* rotate (cp, sp) = (cos, sin)(pi t / 2) by q quarter turns */
+static inline void FI_V(rotate_f32)(vu32 q, vf32 cp, vf32 sp, vf32 *c, vf32 *s)
+{
+    vs32 swap = (vs32)((q & 1u) != 0u);
+    vf32 c0 = FI_V(sel_f32)(swap, sp, cp);
+    vf32 s0 = FI_V(sel_f32)(swap, cp, sp);
+    vu32 cneg = ((q + 1u) & 2u) << 30;   /* q = 1, 2 */
+    vu32 sneg = (q & 2u) << 30;          /* q = 2, 3 */
+    *c = (vf32)((vu32)c0 ^ cneg);
+    *s = (vf32)((vu32)s0 ^ sneg);
+}
+
+static inline void FI_V(bm_angle_f32)(vu32 x2, vf32 *c, vf32 *s)
+{
+    vu32 n = x2 >> 8;
+    vu32 kk = (n + 0x200000u) >> 22;
+    vs32 j = (vs32)n - (vs32)(kk << 22);
+    vf32 t = FI_V(s32_to_f32)(j) * 0x1p-22f;
+    vf32 t2 = t * t;
+    vf32 sp = t * (FI_SINF_S1 + t2 * (FI_SINF_S3 + t2 * (FI_SINF_S5 + t2 * (FI_SINF_S7 + t2 * FI_SINF_S9))));
+    vf32 cp = 1.0f + t2 * (FI_COSF_C2 + t2 * (FI_COSF_C4 + t2 * (FI_COSF_C6 + t2 * (FI_COSF_C8 + t2 * FI_COSF_C10))));
+    FI_V(rotate_f32)(kk & 3u, cp, sp, c, s);
+}
+
+static inline void FI_V(bm_angle_f64)(vu64 X2, vf64 *c, vf64 *s)
+{
+    vu64 n = X2 >> 11;
+    vu64 kk = (n + (UINT64_C(1) << 50)) >> 51;
+    vs64 j = (vs64)n - (vs64)(kk << 51);
+    vf64 t = FI_V(s64_to_f64)(j) * 0x1p-51;
+    vf64 t2 = t * t;
+    vf64 sp = t * (FI_SIN_S1 + t2 * (FI_SIN_S3 + t2 * (FI_SIN_S5 + t2 * (FI_SIN_S7
+            + t2 * (FI_SIN_S9 + t2 * (FI_SIN_S11 + t2 * (FI_SIN_S13 + t2 * (FI_SIN_S15
+            + t2 * FI_SIN_S17))))))));
+    vf64 cp = 1.0 + t2 * (FI_COS_C2 + t2 * (FI_COS_C4 + t2 * (FI_COS_C6 + t2 * (FI_COS_C8
+            + t2 * (FI_COS_C10 + t2 * (FI_COS_C12 + t2 * (FI_COS_C14 + t2 * (FI_COS_C16
+            + t2 * FI_COS_C18))))))));
+    vu64 q = kk & 3u;
+    vs64 swap = (vs64)((q & 1u) != 0u);
+    vf64 c0 = FI_V(sel_f64)(swap, sp, cp);
+    vf64 s0 = FI_V(sel_f64)(swap, cp, sp);
+    *c = (vf64)((vu64)c0 ^ (((q + 1u) & 2u) << 62));
+    *s = (vf64)((vu64)s0 ^ ((q & 2u) << 62));
+}
+
+/* ---- truncated normal ----------------------------------------------------- */
+
+/* AS 241 with every branch evaluated and one division: the tail's two
+ * rationals share a Horner chain over blended coefficients, and the central
+ * and tail quotients share the divide.  Each lane still performs exactly
+ * the scalar sequence of its own branch. */
+static inline vf32 FI_V(ndtri_low_f32)(vf32 p, float pc, float lnS)
+{
+    vs32 central = (vs32)(p >= pc);
+    vf32 q = p - 0.5f;
+    vf32 r = 0.180625f - q * q;
+    vf32 a = ((5.9109374720e+01f * r + 1.5929113202e+02f) * r + 5.0434271938e+01f) * r + 3.3871327179e+00f;
+    vf32 b = ((6.7187563600e+01f * r + 7.8757757664e+01f) * r + 1.7895169469e+01f) * r + 1.0f;
+    vf32 rt = FI_VSQRTF(lnS - FI_V(logf)(p));
+    vs32 near = (vs32)(rt <= 5.0f);
+#define FI_SELC(x, y) FI_V(sel_f32)(near, FI_V(bcast_f32)(x), FI_V(bcast_f32)(y))
+    vf32 rr = FI_V(sel_f32)(near, rt - 1.6f, rt - 5.0f);
+    vf32 c = ((FI_SELC(1.7023821103e-01f, 1.7337203997e-02f) * rr + FI_SELC(1.3067284816e+00f, 4.2868294337e-01f)) * rr
+              + FI_SELC(2.7568153900e+00f, 3.0812263860e+00f)) * rr + FI_SELC(1.4234372777e+00f, 6.6579051150e+00f);
+    vf32 d = (FI_SELC(1.2021132975e-01f, 1.2258202635e-02f) * rr + FI_SELC(7.3700164250e-01f, 2.4197894225e-01f)) * rr + 1.0f;
+#undef FI_SELC
+    vf32 z = FI_V(sel_f32)(central, q * a, c) / FI_V(sel_f32)(central, b, d);
+    return FI_V(sel_f32)(central, z, -z);
+}
+
+static inline vf64 FI_V(ndtri_low_f64)(vf64 p, double pc, double lnS)
+{
+    vs64 central = (vs64)(p >= pc);
+    vf64 q = p - 0.5;
+    vf64 r = 0.180625 - q * q;
+    vf64 a = (((((((2.5090809287301226727e+03 * r + 3.3430575583588128105e+04) * r
+             + 6.7265770927008700853e+04) * r + 4.5921953931549871457e+04) * r
+             + 1.3731693765509461125e+04) * r + 1.9715909503065514427e+03) * r
+             + 1.3314166789178437745e+02) * r + 3.3871328727963666080e+00);
+    vf64 b = (((((((5.2264952788528545610e+03 * r + 2.8729085735721942674e+04) * r
+             + 3.9307895800092710610e+04) * r + 2.1213794301586595867e+04) * r
+             + 5.3941960214247511077e+03) * r + 6.8718700749205790830e+02) * r
+             + 4.2313330701600911252e+01) * r + 1.0);
+    vf64 rt = FI_VSQRTD(lnS - FI_V(log)(p));
+    vs64 near = (vs64)(rt <= 5.0);
+#define FI_SELD(x, y) FI_V(sel_f64)(near, FI_V(bcast_f64)(x), FI_V(bcast_f64)(y))
+    vf64 rr = FI_V(sel_f64)(near, rt - 1.6, rt - 5.0);
+    vf64 c = (((((((FI_SELD(7.74545014278341407640e-04, 2.01033439929228813265e-07) * rr
+             + FI_SELD(2.27238449892691845833e-02, 2.71155556874348757815e-05)) * rr
+             + FI_SELD(2.41780725177450611770e-01, 1.24266094738807843860e-03)) * rr
+             + FI_SELD(1.27045825245236838258e+00, 2.65321895265761230930e-02)) * rr
+             + FI_SELD(3.64784832476320460504e+00, 2.96560571828504891230e-01)) * rr
+             + FI_SELD(5.76949722146069140550e+00, 1.78482653991729133580e+00)) * rr
+             + FI_SELD(4.63033784615654529590e+00, 5.46378491116411436990e+00)) * rr
+             + FI_SELD(1.42343711074968357734e+00, 6.65790464350110377720e+00));
+    vf64 d = (((((((FI_SELD(1.05075007164441684324e-09, 2.04426310338993978564e-15) * rr
+             + FI_SELD(5.47593808499534494600e-04, 1.42151175831644588870e-07)) * rr
+             + FI_SELD(1.51986665636164571966e-02, 1.84631831751005468180e-05)) * rr
+             + FI_SELD(1.48103976427480074590e-01, 7.86869131145613259100e-04)) * rr
+             + FI_SELD(6.89767334985100004550e-01, 1.48753612908506148525e-02)) * rr
+             + FI_SELD(1.67638483018380384940e+00, 1.36929880922735805310e-01)) * rr
+             + FI_SELD(2.05319162663775882187e+00, 5.99832206555887937690e-01)) * rr + 1.0);
+#undef FI_SELD
+    vf64 z = FI_V(sel_f64)(central, q * a, c) / FI_V(sel_f64)(central, b, d);
+    return FI_V(sel_f64)(central, z, -z);
+}
+
+static inline vf32 FI_V(trunc_f32)(vu32 x, const fi_trunc_f32_params *P)
+{
+    vf32 u = FI_V(s32_to_f32)((vs32)(2u * (x >> 9) + 1u)) * 0x1p-24f;
+    vf32 v = 1.0f - u;
+    vf32 plo = P->cA + u * P->W;
+    vf32 phi = P->cB + v * P->W;
+    vs32 low = (vs32)(plo <= P->thr);
+    vf32 z = FI_V(ndtri_low_f32)(FI_V(sel_f32)(low, plo, phi), P->pc, P->lnS);
+    z = FI_V(sel_f32)(low, z, -z);
+    vf32 y = P->mean + P->std * z;
+    y = FI_V(sel_f32)((vs32)(y > P->lo), y, FI_V(bcast_f32)(P->lo));
+    return FI_V(sel_f32)((vs32)(y < P->hi), y, FI_V(bcast_f32)(P->hi));
+}
+
+static inline vf64 FI_V(trunc_f64)(vu64 X, const fi_trunc_f64_params *P)
+{
+    vf64 u = FI_VCVT_U64_F64(2u * (X >> 12) + 1u) * 0x1p-53;
+    vf64 v = 1.0 - u;
+    vf64 plo = P->cA + u * P->W;
+    vf64 phi = P->cB + v * P->W;
+    vs64 low = (vs64)(plo <= P->thr);
+    vf64 z = FI_V(ndtri_low_f64)(FI_V(sel_f64)(low, plo, phi), P->pc, P->lnS);
+    z = FI_V(sel_f64)(low, z, -z);
+    vf64 y = P->mean + P->std * z;
+    y = FI_V(sel_f64)((vs64)(y > P->lo), y, FI_V(bcast_f64)(P->lo));
+    return FI_V(sel_f64)((vs64)(y < P->hi), y, FI_V(bcast_f64)(P->hi));
+}
+
+/* ---- bfloat16 rounding (integer, so denormals behave as in the scalar rule) */
+
+static inline vu32 FI_V(bf16_bits)(vf32 x)
+{
+    vu32 b = (vu32)x;
+    return (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+}
