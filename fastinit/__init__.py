@@ -8,6 +8,8 @@ docs/api.md for the API.
 """
 from ._fans import calculate_gain, compute_fans
 from ._generator import Generator, default_generator, manual_seed, seed
+from ._alloc import CONSTRUCTORS as _CONSTRUCTORS
+from ._alloc import empty
 from ._runtime import get_num_threads, set_num_threads, simd_level
 from ._plain import constant_, normal_, ones_, random_bits_, trunc_normal_, uniform_, zeros_
 from ._schemes import (
@@ -24,6 +26,8 @@ from ._schemes import (
     xavier_uniform_,
 )
 
+globals().update(_CONSTRUCTORS)  # he_uniform((m, n)), uniform(...), ...: allocate and fill
+
 __version__ = "0.1.0"
 
 #: Version of the random stream rule (docs/STREAM.md); bumped whenever any output bit changes.
@@ -36,5 +40,5 @@ __all__ = [
     "xavier_uniform_", "xavier_normal_", "glorot_uniform_", "glorot_normal_",
     "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_",
     "variance_scaling_", "calculate_gain", "compute_fans", "STREAM_VERSION",
-    "set_num_threads", "get_num_threads", "simd_level",
-]
+    "set_num_threads", "get_num_threads", "simd_level", "empty",
+] + sorted(_CONSTRUCTORS)

@@ -58,3 +58,13 @@ cdef extern from "fi_runtime.h" nogil:
     int fi_get_num_threads()
     void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
                 uint64_t first, const void *params)
+
+
+cdef extern from "fi_alloc.h" nogil:
+    ctypedef struct fi_allocation:
+        void *ptr
+        void *base
+        size_t length
+
+    int fi_alloc(size_t nbytes, fi_allocation *a)
+    void fi_free(fi_allocation *a)
