@@ -19,15 +19,48 @@ static inline fi_vf64_avx2 fi_cvt_u64_f64_avx2(fi_vu64_avx2 x)
     return ((fi_vf64_avx2)hi - 0x1p84) + ((fi_vf64_avx2)lo - 0x1p52);
 }
 
-#define FI_VL 8
+#define FI_RL 8                   /* 32-bit lanes per register */
+#define FI_R 1                     /* registers per math vector */
+#define FI_VL (FI_RL * FI_R)
 #define FI_V(name) name##_avx2
-#define FI_VSQRTF(x) ((vf32)_mm256_sqrt_ps((__m256)(x)))
-#define FI_VSQRTD(x) ((vf64)_mm256_sqrt_pd((__m256d)(x)))
+#define FI_VSQRTF(x) fi_vsqrtf_avx2(x)
+#define FI_VSQRTD(x) fi_vsqrtd_avx2(x)
 #define FI_VCVT_U64_F64(x) ((vf64)fi_cvt_u64_f64_avx2((fi_vu64_avx2)(x)))
+
+typedef uint32_t rvu32 __attribute__((vector_size(FI_RL * 4)));
+typedef float rvf32 __attribute__((vector_size(FI_RL * 4)));
+typedef uint64_t rvu64 __attribute__((vector_size(FI_RL * 4)));
+typedef double rvf64 __attribute__((vector_size(FI_RL * 4)));
+typedef float fi_wvf32_avx2 __attribute__((vector_size(FI_VL * 4)));
+typedef double fi_wvf64_avx2 __attribute__((vector_size(FI_VL * 4)));
+
+/* square roots of a math vector, one IEEE vsqrt per register */
+static inline fi_wvf32_avx2 fi_vsqrtf_avx2(fi_wvf32_avx2 x)
+{
+    union { fi_wvf32_avx2 w; __m256 r[FI_R]; } u = {x};
+    for (int j = 0; j < FI_R; j++)
+        u.r[j] = _mm256_sqrt_ps(u.r[j]);
+    return u.w;
+}
+
+static inline fi_wvf64_avx2 fi_vsqrtd_avx2(fi_wvf64_avx2 x)
+{
+    union { fi_wvf64_avx2 w; __m256d r[FI_R]; } u = {x};
+    for (int j = 0; j < FI_R; j++)
+        u.r[j] = _mm256_sqrt_pd(u.r[j]);
+    return u.w;
+}
+
 #include "fi_vmath.h"
 
+static inline rvu32 fi_bf16_bits_reg_avx2(rvf32 x)
+{
+    rvu32 b = (rvu32)x;
+    return (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+}
+
 #define FI_VI __m256i
-#define FI_NREG 4
+#define FI_NREG 16
 
 /* Philox on two blocks per register, words in stream order. */
 typedef struct {
@@ -67,42 +100,42 @@ static inline void philox_group_avx2(const philox_ctx_avx2 *ctx, uint64_t b, __m
 }
 
 /* even/odd words of two registers; lane k of `even` pairs with lane k of `odd` */
-static inline void split32_avx2(__m256i a, __m256i b, vu32 *even, vu32 *odd)
+static inline void split32_avx2(__m256i a, __m256i b, rvu32 *even, rvu32 *odd)
 {
-    *even = (vu32)_mm256_shuffle_ps((__m256)a, (__m256)b, _MM_SHUFFLE(2, 0, 2, 0));
-    *odd = (vu32)_mm256_shuffle_ps((__m256)a, (__m256)b, _MM_SHUFFLE(3, 1, 3, 1));
+    *even = (rvu32)_mm256_shuffle_ps((__m256)a, (__m256)b, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = (rvu32)_mm256_shuffle_ps((__m256)a, (__m256)b, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
-static inline void join32_avx2(vf32 e, vf32 o, vf32 *a, vf32 *b)
+static inline void join32_avx2(rvf32 e, rvf32 o, rvf32 *a, rvf32 *b)
 {
-    *a = (vf32)_mm256_unpacklo_ps((__m256)e, (__m256)o);
-    *b = (vf32)_mm256_unpackhi_ps((__m256)e, (__m256)o);
+    *a = (rvf32)_mm256_unpacklo_ps((__m256)e, (__m256)o);
+    *b = (rvf32)_mm256_unpackhi_ps((__m256)e, (__m256)o);
 }
 
-static inline void split64_avx2(__m256i a, __m256i b, vu64 *even, vu64 *odd)
+static inline void split64_avx2(__m256i a, __m256i b, rvu64 *even, rvu64 *odd)
 {
-    *even = (vu64)_mm256_unpacklo_epi64(a, b);
-    *odd = (vu64)_mm256_unpackhi_epi64(a, b);
+    *even = (rvu64)_mm256_unpacklo_epi64(a, b);
+    *odd = (rvu64)_mm256_unpackhi_epi64(a, b);
 }
 
-static inline void join64_avx2(vf64 e, vf64 o, vf64 *a, vf64 *b)
+static inline void join64_avx2(rvf64 e, rvf64 o, rvf64 *a, rvf64 *b)
 {
-    *a = (vf64)_mm256_unpacklo_pd((__m256d)e, (__m256d)o);
-    *b = (vf64)_mm256_unpackhi_pd((__m256d)e, (__m256d)o);
+    *a = (rvf64)_mm256_unpacklo_pd((__m256d)e, (__m256d)o);
+    *b = (rvf64)_mm256_unpackhi_pd((__m256d)e, (__m256d)o);
 }
 
 static inline void store_u32_avx2(uint32_t *o, __m256i v) { _mm256_storeu_si256((__m256i *)o, v); }
-static inline void store_f32_avx2(float *o, vf32 v) { _mm256_storeu_ps(o, (__m256)v); }
-static inline void store_f64_avx2(double *o, vf64 v) { _mm256_storeu_pd(o, (__m256d)v); }
+static inline void store_f32_avx2(float *o, rvf32 v) { _mm256_storeu_ps(o, (__m256)v); }
+static inline void store_f64_avx2(double *o, rvf64 v) { _mm256_storeu_pd(o, (__m256d)v); }
 
-static inline void store_f16_avx2(uint16_t *o, vf32 v)
+static inline void store_f16_avx2(uint16_t *o, rvf32 v)
 {
     _mm_storeu_si128((__m128i *)o, _mm256_cvtps_ph((__m256)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-static inline void store_bf16_avx2(uint16_t *o, vf32 v)
+static inline void store_bf16_avx2(uint16_t *o, rvf32 v)
 {
-    __m256i w = (__m256i)bf16_bits_avx2(v);
+    __m256i w = (__m256i)fi_bf16_bits_reg_avx2(v);
     __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), _MM_SHUFFLE(3, 1, 2, 0));
     _mm_storeu_si128((__m128i *)o, _mm256_castsi256_si128(packed));
 }

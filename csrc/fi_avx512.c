@@ -7,15 +7,48 @@
 #include <stdint.h>
 #include "fi_philox.h"
 
-#define FI_VL 16
+#define FI_RL 16                   /* 32-bit lanes per register */
+#define FI_R 1                     /* registers per math vector */
+#define FI_VL (FI_RL * FI_R)
 #define FI_V(name) name##_avx512
-#define FI_VSQRTF(x) ((vf32)_mm512_sqrt_ps((__m512)(x)))
-#define FI_VSQRTD(x) ((vf64)_mm512_sqrt_pd((__m512d)(x)))
+#define FI_VSQRTF(x) fi_vsqrtf_avx512(x)
+#define FI_VSQRTD(x) fi_vsqrtd_avx512(x)
 #define FI_VCVT_U64_F64(x) __builtin_convertvector((x), vf64)
+
+typedef uint32_t rvu32 __attribute__((vector_size(FI_RL * 4)));
+typedef float rvf32 __attribute__((vector_size(FI_RL * 4)));
+typedef uint64_t rvu64 __attribute__((vector_size(FI_RL * 4)));
+typedef double rvf64 __attribute__((vector_size(FI_RL * 4)));
+typedef float fi_wvf32_avx512 __attribute__((vector_size(FI_VL * 4)));
+typedef double fi_wvf64_avx512 __attribute__((vector_size(FI_VL * 4)));
+
+/* square roots of a math vector, one IEEE vsqrt per register */
+static inline fi_wvf32_avx512 fi_vsqrtf_avx512(fi_wvf32_avx512 x)
+{
+    union { fi_wvf32_avx512 w; __m512 r[FI_R]; } u = {x};
+    for (int j = 0; j < FI_R; j++)
+        u.r[j] = _mm512_sqrt_ps(u.r[j]);
+    return u.w;
+}
+
+static inline fi_wvf64_avx512 fi_vsqrtd_avx512(fi_wvf64_avx512 x)
+{
+    union { fi_wvf64_avx512 w; __m512d r[FI_R]; } u = {x};
+    for (int j = 0; j < FI_R; j++)
+        u.r[j] = _mm512_sqrt_pd(u.r[j]);
+    return u.w;
+}
+
 #include "fi_vmath.h"
 
+static inline rvu32 fi_bf16_bits_reg_avx512(rvf32 x)
+{
+    rvu32 b = (rvu32)x;
+    return (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+}
+
 #define FI_VI __m512i
-#define FI_NREG 4
+#define FI_NREG 16
 
 /* Philox on four blocks per register, words in stream order (block-major):
  * 64-bit lane 2j holds (c0, c1) and lane 2j+1 (c2, c3) of block j, so one
@@ -55,52 +88,52 @@ static inline void philox_group_avx512(const philox_ctx_avx512 *ctx, uint64_t b,
     }
 }
 
-static inline void split32_avx512(__m512i a, __m512i b, vu32 *even, vu32 *odd)
+static inline void split32_avx512(__m512i a, __m512i b, rvu32 *even, rvu32 *odd)
 {
     const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    *even = (vu32)_mm512_permutex2var_epi32(a, ie, b);
-    *odd = (vu32)_mm512_permutex2var_epi32(a, io, b);
+    *even = (rvu32)_mm512_permutex2var_epi32(a, ie, b);
+    *odd = (rvu32)_mm512_permutex2var_epi32(a, io, b);
 }
 
-static inline void join32_avx512(vf32 e, vf32 o, vf32 *a, vf32 *b)
+static inline void join32_avx512(rvf32 e, rvf32 o, rvf32 *a, rvf32 *b)
 {
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    *a = (vf32)_mm512_permutex2var_ps((__m512)e, lo, (__m512)o);
-    *b = (vf32)_mm512_permutex2var_ps((__m512)e, hi, (__m512)o);
+    *a = (rvf32)_mm512_permutex2var_ps((__m512)e, lo, (__m512)o);
+    *b = (rvf32)_mm512_permutex2var_ps((__m512)e, hi, (__m512)o);
 }
 
-static inline void split64_avx512(__m512i a, __m512i b, vu64 *even, vu64 *odd)
+static inline void split64_avx512(__m512i a, __m512i b, rvu64 *even, rvu64 *odd)
 {
     const __m512i ie = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i io = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-    *even = (vu64)_mm512_permutex2var_epi64(a, ie, b);
-    *odd = (vu64)_mm512_permutex2var_epi64(a, io, b);
+    *even = (rvu64)_mm512_permutex2var_epi64(a, ie, b);
+    *odd = (rvu64)_mm512_permutex2var_epi64(a, io, b);
 }
 
-static inline void join64_avx512(vf64 e, vf64 o, vf64 *a, vf64 *b)
+static inline void join64_avx512(rvf64 e, rvf64 o, rvf64 *a, rvf64 *b)
 {
     const __m512i lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-    *a = (vf64)_mm512_permutex2var_pd((__m512d)e, lo, (__m512d)o);
-    *b = (vf64)_mm512_permutex2var_pd((__m512d)e, hi, (__m512d)o);
+    *a = (rvf64)_mm512_permutex2var_pd((__m512d)e, lo, (__m512d)o);
+    *b = (rvf64)_mm512_permutex2var_pd((__m512d)e, hi, (__m512d)o);
 }
 
 static inline void store_u32_avx512(uint32_t *o, __m512i v) { _mm512_storeu_si512((void *)o, v); }
-static inline void store_f32_avx512(float *o, vf32 v) { _mm512_storeu_ps(o, (__m512)v); }
-static inline void store_f64_avx512(double *o, vf64 v) { _mm512_storeu_pd(o, (__m512d)v); }
+static inline void store_f32_avx512(float *o, rvf32 v) { _mm512_storeu_ps(o, (__m512)v); }
+static inline void store_f64_avx512(double *o, rvf64 v) { _mm512_storeu_pd(o, (__m512d)v); }
 
 /* vcvtps2ph rounds to nearest even and keeps binary16 subnormals */
-static inline void store_f16_avx512(uint16_t *o, vf32 v)
+static inline void store_f16_avx512(uint16_t *o, rvf32 v)
 {
     _mm256_storeu_si256((__m256i *)o, _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 /* integer rounding, not vcvtneps2bf16 (which flushes subnormals) */
-static inline void store_bf16_avx512(uint16_t *o, vf32 v)
+static inline void store_bf16_avx512(uint16_t *o, rvf32 v)
 {
-    _mm256_storeu_si256((__m256i *)o, _mm512_cvtepi32_epi16((__m512i)bf16_bits_avx512(v)));
+    _mm256_storeu_si256((__m256i *)o, _mm512_cvtepi32_epi16((__m512i)fi_bf16_bits_reg_avx512(v)));
 }
 
 #include "fi_vdrive.h"

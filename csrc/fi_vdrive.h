@@ -4,11 +4,17 @@
  * the last whole group, and the vector code on whole groups of FI_NREG
  * registers in between; both give the same bits.
  *
+ * The distribution math (fi_vmath.h) runs on "math vectors" of FI_R
+ * registers: GCC lowers each operation on them to FI_R independent machine
+ * instructions, which interleaves FI_R dependency chains and keeps the
+ * core busy through the long latencies of the Box-Muller and AS 241 code.
+ *
  * Primitives the includer defines (after fi_vmath.h):
- *   FI_VI                       integer register type
- *   FI_NREG                     registers per group (words of FI_NREG * FI_VL / 4 blocks)
- *   FI_V(philox_setup)(s, ctx)  per-call key schedule
- *   FI_V(philox_group)(ctx, b, r)   words of blocks b, b+1, ... into r[FI_NREG], in stream order
+ *   FI_VI, FI_RL                register type and its 32-bit lanes; FI_R registers per math vector
+ *   rvu32, rvf32, rvu64, rvf64  register-sized vector-extension types
+ *   FI_NREG                     registers per group, a multiple of 2 FI_R
+ *   FI_V(philox_setup)(s, ctx), FI_V(philox_group)(ctx, b, r): words of blocks b, b+1, ...
+ *                               into r[FI_NREG], in stream order
  *   FI_V(split32)(a, b, &even, &odd), FI_V(join32)(e, o, &a, &b)   pairs of 32-bit words
  *   FI_V(split64)(a, b, &even, &odd), FI_V(join64)(e, o, &a, &b)   pairs of 64-bit words
  *   FI_V(store_u32), FI_V(store_f32), FI_V(store_f16), FI_V(store_bf16), FI_V(store_f64)
@@ -16,12 +22,41 @@
 #include "fi_fill.h"
 #include "fi_kernels.h"
 
-#define FI_G32 (FI_NREG * FI_VL)        /* 32-bit elements per group */
-#define FI_G64 (FI_NREG * FI_VL / 2)    /* 64-bit elements per group */
+#define FI_G32 (FI_NREG * FI_RL)        /* 32-bit elements per group */
+#define FI_G64 (FI_NREG * FI_RL / 2)    /* 64-bit elements per group */
+
+typedef union { vu32 w; rvu32 r[FI_R]; } fi_wu32;
+typedef union { vf32 w; rvf32 r[FI_R]; } fi_wf32;
+typedef union { vu64 w; rvu64 r[FI_R]; } fi_wu64;
+typedef union { vf64 w; rvf64 r[FI_R]; } fi_wf64;
+
+/* FI_R consecutive registers as one math vector */
+static inline vu32 FI_V(wide32)(const FI_VI *r)
+{
+    fi_wu32 u;
+    for (int j = 0; j < FI_R; j++)
+        u.r[j] = (rvu32)r[j];
+    return u.w;
+}
+
+static inline vu64 FI_V(wide64)(const FI_VI *r)
+{
+    fi_wu64 u;
+    for (int j = 0; j < FI_R; j++)
+        u.r[j] = (rvu64)r[j];
+    return u.w;
+}
+
+#define FI_STORE_WIDE(STORE, o, v, T, PER_REG)                                    \
+    do {                                                                          \
+        T u_ = {v};                                                               \
+        for (int j_ = 0; j_ < FI_R; j_++)                                         \
+            STORE((o) + j_ * (PER_REG), u_.r[j_]);                                \
+    } while (0)
 
 /* Split [first, first + n) into a scalar head up to a block boundary, whole
- * vector groups, and a scalar tail; the body (last argument) fills one group at element index
- * e (a multiple of PER) into o = out + i. */
+ * vector groups, and a scalar tail; the body (last argument) fills one group
+ * at element index e (a multiple of PER) into o = out + i. */
 #define FI_VDRIVE(NAME, OUT_T, PER, GROUP, SCALAR, ...)                           \
     static void NAME(void *out_, uint64_t n, const fi_stream *s, uint64_t first,  \
                      const void *p_)                                              \
@@ -53,7 +88,7 @@
 FI_VDRIVE(FI_V(kernel_bits_u32), uint32_t, 4, FI_G32, fi_bits_u32, {
     (void)p_;
     for (int k = 0; k < FI_NREG; k++)
-        FI_V(store_u32)(o + k * FI_VL, r[k]);
+        FI_V(store_u32)(o + k * FI_RL, r[k]);
 })
 
 /* ---- uniform ------------------------------------------------------------- */
@@ -61,8 +96,9 @@ FI_VDRIVE(FI_V(kernel_bits_u32), uint32_t, 4, FI_G32, fi_bits_u32, {
 #define FI_UNIFORM32(NAME, OUT_T, SCALAR, STORE)                                  \
     FI_VDRIVE(NAME, OUT_T, 4, FI_G32, SCALAR, {                                   \
         const fi_uniform_f32_params *p = (const fi_uniform_f32_params *)p_;      \
-        for (int k = 0; k < FI_NREG; k++)                                         \
-            STORE(o + k * FI_VL, FI_V(uniform_f32)((vu32)r[k], p->lo, p->width)); \
+        for (int k = 0; k < FI_NREG; k += FI_R)                                   \
+            FI_STORE_WIDE(STORE, o + k * FI_RL,                                   \
+                          FI_V(uniform_f32)(FI_V(wide32)(r + k), p->lo, p->width), fi_wf32, FI_RL); \
     })
 
 FI_UNIFORM32(FI_V(kernel_uniform_f32), float, fi_uniform_f32, FI_V(store_f32))
@@ -71,8 +107,9 @@ FI_UNIFORM32(FI_V(kernel_uniform_bf16), uint16_t, fi_uniform_bf16, FI_V(store_bf
 
 FI_VDRIVE(FI_V(kernel_uniform_f64), double, 2, FI_G64, fi_uniform_f64, {
     const fi_uniform_f64_params *p = (const fi_uniform_f64_params *)p_;
-    for (int k = 0; k < FI_NREG; k++)
-        FI_V(store_f64)(o + k * (FI_VL / 2), FI_V(uniform_f64)((vu64)r[k], p->lo, p->width));
+    for (int k = 0; k < FI_NREG; k += FI_R)
+        FI_STORE_WIDE(FI_V(store_f64), o + k * (FI_RL / 2),
+                      FI_V(uniform_f64)(FI_V(wide64)(r + k), p->lo, p->width), fi_wf64, FI_RL / 2);
 })
 
 /* ---- normal: radius from even words, angle from odd words ---------------- */
@@ -80,18 +117,21 @@ FI_VDRIVE(FI_V(kernel_uniform_f64), double, 2, FI_G64, fi_uniform_f64, {
 #define FI_NORMAL32(NAME, OUT_T, SCALAR, STORE)                                   \
     FI_VDRIVE(NAME, OUT_T, 4, FI_G32, SCALAR, {                                   \
         const fi_normal_f32_params *p = (const fi_normal_f32_params *)p_;        \
-        for (int k = 0; k < FI_NREG; k += 2) {                                    \
-            vu32 x1, x2;                                                          \
-            FI_V(split32)(r[k], r[k + 1], &x1, &x2);                              \
-            vf32 rad = FI_V(bm_radius_f32)(x1);                                   \
+        for (int k = 0; k < FI_NREG; k += 2 * FI_R) {                             \
+            fi_wu32 x1, x2;                                                       \
+            for (int j = 0; j < FI_R; j++)                                        \
+                FI_V(split32)(r[k + 2 * j], r[k + 2 * j + 1], &x1.r[j], &x2.r[j]); \
+            vf32 rad = FI_V(bm_radius_f32)(x1.w);                                 \
             vf32 c, sn;                                                           \
-            FI_V(bm_angle_f32)(x2, &c, &sn);                                      \
-            vf32 ve = p->mean + p->std * (rad * c);                               \
-            vf32 vo = p->mean + p->std * (rad * sn);                              \
-            vf32 a, b;                                                            \
-            FI_V(join32)(ve, vo, &a, &b);                                         \
-            STORE(o + k * FI_VL, a);                                              \
-            STORE(o + (k + 1) * FI_VL, b);                                        \
+            FI_V(bm_angle_f32)(x2.w, &c, &sn);                                    \
+            fi_wf32 ve = {p->mean + p->std * (rad * c)};                          \
+            fi_wf32 vo = {p->mean + p->std * (rad * sn)};                         \
+            for (int j = 0; j < FI_R; j++) {                                      \
+                rvf32 a, b;                                                       \
+                FI_V(join32)(ve.r[j], vo.r[j], &a, &b);                           \
+                STORE(o + (k + 2 * j) * FI_RL, a);                                \
+                STORE(o + (k + 2 * j + 1) * FI_RL, b);                            \
+            }                                                                     \
         }                                                                         \
     })
 
@@ -101,18 +141,21 @@ FI_NORMAL32(FI_V(kernel_normal_bf16), uint16_t, fi_normal_bf16, FI_V(store_bf16)
 
 FI_VDRIVE(FI_V(kernel_normal_f64), double, 2, FI_G64, fi_normal_f64, {
     const fi_normal_f64_params *p = (const fi_normal_f64_params *)p_;
-    for (int k = 0; k < FI_NREG; k += 2) {
-        vu64 X1, X2;
-        FI_V(split64)(r[k], r[k + 1], &X1, &X2);
-        vf64 rad = FI_V(bm_radius_f64)(X1);
+    for (int k = 0; k < FI_NREG; k += 2 * FI_R) {
+        fi_wu64 X1, X2;
+        for (int j = 0; j < FI_R; j++)
+            FI_V(split64)(r[k + 2 * j], r[k + 2 * j + 1], &X1.r[j], &X2.r[j]);
+        vf64 rad = FI_V(bm_radius_f64)(X1.w);
         vf64 c, sn;
-        FI_V(bm_angle_f64)(X2, &c, &sn);
-        vf64 ve = p->mean + p->std * (rad * c);
-        vf64 vo = p->mean + p->std * (rad * sn);
-        vf64 a, b;
-        FI_V(join64)(ve, vo, &a, &b);
-        FI_V(store_f64)(o + k * (FI_VL / 2), a);
-        FI_V(store_f64)(o + (k + 1) * (FI_VL / 2), b);
+        FI_V(bm_angle_f64)(X2.w, &c, &sn);
+        fi_wf64 ve = {p->mean + p->std * (rad * c)};
+        fi_wf64 vo = {p->mean + p->std * (rad * sn)};
+        for (int j = 0; j < FI_R; j++) {
+            rvf64 a, b;
+            FI_V(join64)(ve.r[j], vo.r[j], &a, &b);
+            FI_V(store_f64)(o + (k + 2 * j) * (FI_RL / 2), a);
+            FI_V(store_f64)(o + (k + 2 * j + 1) * (FI_RL / 2), b);
+        }
     }
 })
 
@@ -121,8 +164,8 @@ FI_VDRIVE(FI_V(kernel_normal_f64), double, 2, FI_G64, fi_normal_f64, {
 #define FI_TRUNC32(NAME, OUT_T, SCALAR, STORE)                                    \
     FI_VDRIVE(NAME, OUT_T, 4, FI_G32, SCALAR, {                                   \
         const fi_trunc_f32_params *p = (const fi_trunc_f32_params *)p_;          \
-        for (int k = 0; k < FI_NREG; k++)                                         \
-            STORE(o + k * FI_VL, FI_V(trunc_f32)((vu32)r[k], p));                 \
+        for (int k = 0; k < FI_NREG; k += FI_R)                                   \
+            FI_STORE_WIDE(STORE, o + k * FI_RL, FI_V(trunc_f32)(FI_V(wide32)(r + k), p), fi_wf32, FI_RL); \
     })
 
 FI_TRUNC32(FI_V(kernel_trunc_f32), float, fi_trunc_f32, FI_V(store_f32))
@@ -131,8 +174,9 @@ FI_TRUNC32(FI_V(kernel_trunc_bf16), uint16_t, fi_trunc_bf16, FI_V(store_bf16))
 
 FI_VDRIVE(FI_V(kernel_trunc_f64), double, 2, FI_G64, fi_trunc_f64, {
     const fi_trunc_f64_params *p = (const fi_trunc_f64_params *)p_;
-    for (int k = 0; k < FI_NREG; k++)
-        FI_V(store_f64)(o + k * (FI_VL / 2), FI_V(trunc_f64)((vu64)r[k], p));
+    for (int k = 0; k < FI_NREG; k += FI_R)
+        FI_STORE_WIDE(FI_V(store_f64), o + k * (FI_RL / 2), FI_V(trunc_f64)(FI_V(wide64)(r + k), p),
+                      fi_wf64, FI_RL / 2);
 })
 
 const fi_kernel_table FI_V(fi_kernels) = {

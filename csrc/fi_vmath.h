@@ -5,7 +5,7 @@
  * select", so the selected lane is bit-identical to the scalar result.
  *
  * The includer defines, before including this file:
- *   FI_VL        number of 32-bit lanes (16 or 8)
+ *   FI_VL        number of 32-bit lanes of a math vector (a few registers)
  *   FI_V(name)   function-name decoration (e.g. name##_avx512)
  *   FI_VSQRTF(x), FI_VSQRTD(x)   vector square roots (one IEEE op per lane)
  *   FI_VCVT_U64_F64(x)           exact conversion of u64 lanes < 2^53 to double
@@ -293,12 +293,4 @@ static inline vf64 FI_V(trunc_f64)(vu64 X, const fi_trunc_f64_params *P)
     vf64 y = P->mean + P->std * z;
     y = FI_V(sel_f64)((vs64)(y > P->lo), y, FI_V(bcast_f64)(P->lo));
     return FI_V(sel_f64)((vs64)(y < P->hi), y, FI_V(bcast_f64)(P->hi));
-}
-
-/* ---- bfloat16 rounding (integer, so denormals behave as in the scalar rule) */
-
-static inline vu32 FI_V(bf16_bits)(vf32 x)
-{
-    vu32 b = (vu32)x;
-    return (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
 }
