@@ -285,9 +285,9 @@ static inline float fi_trunc_value_f32(uint32_t x, const fi_trunc_f32_params *P)
     return y < P->hi ? y : P->hi;
 }
 
-static inline double fi_trunc_value_f64(uint64_t X, const fi_trunc_f64_params *P)
+/* The f64 rule of section 6 for a given u in (0, 1). */
+static inline double fi_trunc_core_f64(double u, const fi_trunc_f64_params *P)
 {
-    double u = (double)(int64_t)(2u * (X >> 12) + 1u) * 0x1p-53;
     double v = 1.0 - u;
     double plo = P->cA + u * P->W;
     double z;
@@ -300,6 +300,18 @@ static inline double fi_trunc_value_f64(uint64_t X, const fi_trunc_f64_params *P
     double y = P->mean + P->std * z;
     y = y > P->lo ? y : P->lo;
     return y < P->hi ? y : P->hi;
+}
+
+static inline double fi_trunc_value_f64(uint64_t X, const fi_trunc_f64_params *P)
+{
+    return fi_trunc_core_f64((double)(int64_t)(2u * (X >> 12) + 1u) * 0x1p-53, P);
+}
+
+/* Narrow intervals in 32-bit outputs: the f32 word's u, the f64 rule,
+ * rounded once to float32 (section 6, "narrow intervals"). */
+static inline float fi_trunc_value_f32_wide(uint32_t x, const fi_trunc_f64_params *P)
+{
+    return (float)fi_trunc_core_f64((double)(int32_t)(2u * (x >> 9) + 1u) * 0x1p-24, P);
 }
 
 /* ---- half precision (section 7) --------------------------------------- */

@@ -56,6 +56,12 @@ static inline void blk_trunc_f64(fi_block w, const fi_trunc_f64_params *p, doubl
     }
 }
 
+static inline void blk_trunc_f32_wide(fi_block w, const fi_trunc_f64_params *p, float v[4])
+{
+    for (int k = 0; k < 4; k++)
+        v[k] = fi_trunc_value_f32_wide(w.v[k], p);
+}
+
 static inline float store_f32(float x) { return x; }
 static inline double store_f64(double x) { return x; }
 
@@ -93,6 +99,9 @@ FI_DEFINE_FILL(fi_trunc_f32, float, float, 4, blk_trunc_f32, store_f32, fi_trunc
 FI_DEFINE_FILL(fi_trunc_f64, double, double, 2, blk_trunc_f64, store_f64, fi_trunc_f64_params)
 FI_DEFINE_FILL(fi_trunc_f16, uint16_t, float, 4, blk_trunc_f32, fi_f32_to_f16, fi_trunc_f32_params)
 FI_DEFINE_FILL(fi_trunc_bf16, uint16_t, float, 4, blk_trunc_f32, fi_f32_to_bf16, fi_trunc_f32_params)
+FI_DEFINE_FILL(fi_trunc_wide_f32, float, float, 4, blk_trunc_f32_wide, store_f32, fi_trunc_f64_params)
+FI_DEFINE_FILL(fi_trunc_wide_f16, uint16_t, float, 4, blk_trunc_f32_wide, fi_f32_to_f16, fi_trunc_f64_params)
+FI_DEFINE_FILL(fi_trunc_wide_bf16, uint16_t, float, 4, blk_trunc_f32_wide, fi_f32_to_bf16, fi_trunc_f64_params)
 
 void fi_bits_u32(void *out_, uint64_t n, const fi_stream *s, uint64_t first, const void *unused)
 {
@@ -126,4 +135,5 @@ const fi_kernel_table fi_kernels_scalar = {
     {fi_uniform_f32, fi_uniform_f64, fi_uniform_f16, fi_uniform_bf16},
     {fi_normal_f32, fi_normal_f64, fi_normal_f16, fi_normal_bf16},
     {fi_trunc_f32, fi_trunc_f64, fi_trunc_f16, fi_trunc_bf16},
+    {fi_trunc_wide_f32, fi_trunc_f64, fi_trunc_wide_f16, fi_trunc_wide_bf16},
 };

@@ -32,6 +32,10 @@ void fi_trunc_f32(void *out, uint64_t n, const fi_stream *s, uint64_t first, con
 void fi_trunc_f64(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 void fi_trunc_f16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 void fi_trunc_bf16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+/* 32-bit outputs of narrow truncation intervals, computed in f64 (fi_trunc_f64_params) */
+void fi_trunc_wide_f32(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_trunc_wide_f16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
+void fi_trunc_wide_bf16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
 /* Repeat one itemsize-byte value n times (constant_, zeros_, ones_). */
 void fi_fill_pattern(void *out, uint64_t n, size_t itemsize, const void *value);

@@ -18,6 +18,7 @@ typedef struct {
     fi_kernel uniform[FI_OUT_COUNT];   /* fi_uniform_f32_params / _f64_params */
     fi_kernel normal[FI_OUT_COUNT];    /* fi_normal_f32_params / _f64_params */
     fi_kernel trunc[FI_OUT_COUNT];     /* fi_trunc_f32_params / _f64_params */
+    fi_kernel trunc_wide[FI_OUT_COUNT];/* narrow intervals: fi_trunc_f64_params for every output */
 } fi_kernel_table;
 
 extern const fi_kernel_table fi_kernels_scalar;

@@ -184,4 +184,6 @@ const fi_kernel_table FI_V(fi_kernels) = {
     {FI_V(kernel_uniform_f32), FI_V(kernel_uniform_f64), FI_V(kernel_uniform_f16), FI_V(kernel_uniform_bf16)},
     {FI_V(kernel_normal_f32), FI_V(kernel_normal_f64), FI_V(kernel_normal_f16), FI_V(kernel_normal_bf16)},
     {FI_V(kernel_trunc_f32), FI_V(kernel_trunc_f64), FI_V(kernel_trunc_f16), FI_V(kernel_trunc_bf16)},
+    /* narrow intervals are rare: the scalar f64 path serves every level */
+    {fi_trunc_wide_f32, FI_V(kernel_trunc_f64), fi_trunc_wide_f16, fi_trunc_wide_bf16},
 };

@@ -45,6 +45,7 @@ cdef extern from "fi_kernels.h" nogil:
         fi_kernel uniform[4]
         fi_kernel normal[4]
         fi_kernel trunc[4]
+        fi_kernel trunc_wide[4]
 
     int FI_LEVEL_SCALAR, FI_LEVEL_AVX2, FI_LEVEL_AVX512
 

@@ -120,21 +120,22 @@ def fill_normal(unsigned char[::1] raw, int code, object seed, object stream,
 
 
 def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
-               object first, tuple params):
+               object first, tuple params, bint wide=False):
     """params: (mean, std, lo, hi, cA, cB, W, thr, pc, lnS), already rounded
-    to the working precision by fastinit._truncation."""
+    to the working precision by fastinit._truncation; wide: a narrow interval
+    whose 32-bit output is computed with the f64 rule (params in f64)."""
     cdef fi_stream s = _stream(seed, stream)
     cdef fi_trunc_f32_params p32
     cdef fi_trunc_f64_params p64
-    cdef const void *p = &p64 if code == 1 else <const void *>&p32
+    cdef const void *p = &p64 if (code == 1 or wide) else <const void *>&p32
     if raw.shape[0] == 0:
         return
     p64.mean, p64.std, p64.lo, p64.hi, p64.cA, p64.cB, p64.W, p64.thr, p64.pc, p64.lnS = params
     p32.mean, p32.std, p32.lo, p32.hi = <float>p64.mean, <float>p64.std, <float>p64.lo, <float>p64.hi
     p32.cA, p32.cB, p32.W = <float>p64.cA, <float>p64.cB, <float>p64.W
     p32.thr, p32.pc, p32.lnS = <float>p64.thr, <float>p64.pc, <float>p64.lnS
-    _run(fi_table().trunc[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
-         &s, first, p)
+    cdef fi_kernel fn = fi_table().trunc_wide[code] if wide else fi_table().trunc[code]
+    _run(fn, &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code], &s, first, p)
 
 
 def fill_pattern(unsigned char[::1] raw, const unsigned char[::1] value):

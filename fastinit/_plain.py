@@ -51,16 +51,15 @@ def _fill_normal(arr, code, mean, std, seed, generator, stream, off):
 
 def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
     _check_working_range(code, arr.dtype, mean=mean, std=std, a=a, b=b)
-    if std == 0.0:
-        params = None
-    else:
-        params = trunc_params(mean, std, a, b, code == _F64)
+    params = wide = None
+    if std != 0.0:
+        params, wide = trunc_params(mean, std, a, b, code == _F64)
     s, t = resolve(seed, generator, stream)
     if params is None:
         # A zero-width normal is the mean, clipped into [a, b].
         _fill_constant(arr, min(max(mean, a), b))
         return
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_trunc(raw, code, s, t, first, params))
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_trunc(raw, code, s, t, first, params, wide))
 
 
 def _fill_constant(arr, value):

@@ -4,67 +4,105 @@ The kernel maps u in (0, 1) to Phi^-1(Phi(alpha) + u (Phi(beta) - Phi(alpha)))
 without rejection.  Probabilities are handled on whichever side of the
 distribution keeps them small (so they keep relative precision), and
 one-sided intervals far in a tail are rescaled by a power of two.
+
+Phi is computed here with a fixed algorithm of basic IEEE double operations
+(no libm), so the constants, and hence the output bits, are the same on every
+platform.
 """
 import math
-import sys
 
 import numpy as np
 
-_SQRT2 = math.sqrt(2.0)
-_TINY = 2.0 ** -64
+_TINY = 2.0 ** -64          # below this near-bound mass, rescale by 2^k
+_NARROW = 2.0 ** -4         # W below this times the base probability: "narrow"
+_TOO_NARROW = 2.0 ** -40    # ... below this: no resolution left, rejected
+_SQRT2 = 1.4142135623730951
+_INV_SQRT_PI = 0.5641895835477563
+_INV_LN2 = 1.4426950408889634
+_LN2_HI = float.fromhex("0x1.62e42feep-1")
+_LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")
 
 
-def _Phi(x):
-    return 0.5 * math.erfc(-x / _SQRT2)
+def _exp_nonpos(y):
+    """e**y for y <= 0: y = k ln2 + r, |r| <= ln2/2, Taylor series of e**r to r**14."""
+    k = math.floor(y * _INV_LN2 + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
+    s = 1.0
+    for n in range(14, 0, -1):
+        s = 1.0 + s * r / n
+    return math.ldexp(s, k)
 
 
-def _Q(x):
-    return 0.5 * math.erfc(x / _SQRT2)
+def _erfc_nonneg(z):
+    """erfc(z) for z >= 0 (relative error below 3e-13 wherever the result is a normal double)."""
+    if z < 2.0:
+        # erf z = 2/sqrt(pi) e^(-z^2) sum_n (2 z^2)^n z / (1 3 5 ... (2n+1)): positive terms
+        t = s = z
+        q = 2.0 * z * z
+        for n in range(1, 60):
+            t = t * q / (2 * n + 1)
+            s = s + t
+        return 1.0 - 2.0 * _INV_SQRT_PI * _exp_nonpos(-z * z) * s
+    # Laplace's continued fraction, 60 levels evaluated from the bottom up
+    f = z
+    for n in range(60, 0, -1):
+        f = z + (n / 2.0) / f
+    return _INV_SQRT_PI * _exp_nonpos(-z * z) / f
+
+
+def upper_tail(x):
+    """Q(x) = P(Z > x) for a standard normal Z."""
+    z = x / _SQRT2
+    if z >= 0.0:
+        return 0.5 * _erfc_nonneg(z)
+    return 1.0 - 0.5 * _erfc_nonneg(-z)
+
+
+def lower_tail(x):
+    """Phi(x) = P(Z <= x)."""
+    return upper_tail(-x)
 
 
 def trunc_params(mean, std, a, b, f64):
-    """(mean, std, lo, hi, cA, cB, W, thr, pc, lnS) rounded to the working precision.
+    """Constants of one truncated-normal fill.
 
-    mean, std, a, b are finite floats with std > 0 and a < b.
+    Returns ``(values, wide)``: values are (mean, std, lo, hi, cA, cB, W, thr,
+    pc, lnS) rounded to the working precision, and ``wide`` says that a 32-bit
+    output uses the f64 rule because the interval is too narrow for float32
+    probabilities (the values are then f64).  mean, std, a, b are finite
+    floats with std > 0 and a < b.
     """
     alpha = (a - mean) / std
     beta = (b - mean) / std
-    cA = _Phi(alpha)
-    cB = _Q(beta)
+    cA = lower_tail(alpha)
+    cB = upper_tail(beta)
     if alpha < 0.0 < beta:
         thr, W, P = 0.5, (1.0 - cA) - cB, None
     elif beta <= 0.0:
         # lower tail only: the kernel never reads cB
-        thr, W, P, cB = math.inf, _Phi(beta) - cA, _Phi(beta), 0.0
+        thr, W, P, cB = math.inf, lower_tail(beta) - cA, lower_tail(beta), 0.0
     else:
         # upper tail only: the kernel never reads cA
-        thr, W, P, cA = -math.inf, _Q(alpha) - cB, _Q(alpha), 0.0
-    if P is not None and P < sys.float_info.min:
+        thr, W, P, cA = -math.inf, upper_tail(alpha) - cB, upper_tail(alpha), 0.0
+    where = (f"the interval [a, b] = [{a}, {b}] of normal({mean}, {std}) "
+             f"(from {alpha:.6g} to {beta:.6g} std)")
+    if P is not None and P < 2.2250738585072014e-308:
         # a subnormal tail mass has lost its precision (near bound ~37.5 std out)
-        raise ValueError(
-            f"the interval [a, b] = [{a}, {b}] lies too far in the tail of normal({mean}, {std}) "
-            f"(from {alpha:.6g} to {beta:.6g} std) to sample"
-        )
+        raise ValueError(f"{where} lies too far in the tail to sample")
     k = 0
     if P is not None and P < _TINY:
         k = -math.frexp(P)[1]
     # exact power-of-two rescaling; every scaled value is at most P 2^k < 1
     cA, cB, W = math.ldexp(cA, k), math.ldexp(cB, k), math.ldexp(W, k)
-    if not (W > 0.0 and math.isfinite(W)):
-        raise ValueError(
-            f"the interval [a, b] = [{a}, {b}] lies too far in the tail of normal({mean}, {std}) "
-            f"(from {alpha:.6g} to {beta:.6g} std) to sample"
-        )
+    base = max(cA, cB)
+    if not W > _TOO_NARROW * base:
+        raise ValueError(f"{where} is too narrow to sample: it holds a fraction {W:.3g} of the probability "
+                         "around it; widen it, or fill uniform_(buf, a, b)")
+    wide = not f64 and W < _NARROW * base
     pc = 0.075 if k == 0 else math.inf
-    lnS = k * math.log(2.0)
+    lnS = k * 0.6931471805599453
     values = (mean, std, a, b, cA, cB, W, thr, pc, lnS)
-    if f64:
-        return values
+    if f64 or wide:
+        return values, wide
     with np.errstate(over="ignore"):
-        values = tuple(float(np.float32(v)) for v in values)
-    if values[6] == 0.0:
-        raise ValueError(
-            f"the interval [a, b] = [{a}, {b}] holds too little probability of normal({mean}, {std}) "
-            "to sample in float32 precision; use a float64 buffer"
-        )
-    return values
+        return tuple(float(np.float32(v)) for v in values), False

@@ -577,15 +577,40 @@ def ref_normal(seed, stream, first, n, mean, std, dtype):
 # Section 6: truncated normal
 # ---------------------------------------------------------------------------
 
-_SQRT2 = math.sqrt(2.0)
+def _exp_le0(y):
+    """Section 6's X(y) = e**y for y <= 0."""
+    k = math.floor(y * 1.4426950408889634 + 0.5)
+    r = (y - k * float(_LN2_HI)) - k * float(_LN2_LO)
+    s = 1.0
+    for n in range(14, 0, -1):
+        s = 1.0 + s * r / n
+    return math.ldexp(s, k)
 
 
-def _Phi(x):
-    return 0.5 * math.erfc(-x / _SQRT2)
+def _erfc_ge0(z):
+    """Section 6's E(z) = erfc(z), z >= 0."""
+    c = 0.5641895835477563
+    if z < 2.0:
+        t = z
+        s = z
+        q = 2.0 * z * z
+        for n in range(1, 60):
+            t = t * q / (2 * n + 1)
+            s = s + t
+        return 1.0 - 2.0 * c * _exp_le0(-z * z) * s
+    f = z
+    for n in range(60, 0, -1):
+        f = z + (n / 2.0) / f
+    return c * _exp_le0(-z * z) / f
 
 
 def _Q(x):
-    return 0.5 * math.erfc(x / _SQRT2)
+    z = x / 1.4142135623730951
+    return 0.5 * _erfc_ge0(z) if z >= 0 else 1.0 - 0.5 * _erfc_ge0(-z)
+
+
+def _Phi(x):
+    return _Q(-x)
 
 
 def _times_pow2(x, k):
@@ -638,10 +663,17 @@ def trunc_normal_setup(mean, std, a, b, dtype):
         cA = _times_pow2(cA, k)
         cB = _times_pow2(cB, k)
         W = _times_pow2(W, k)
-    lnS = k * math.log(2.0)
-    if not (math.isfinite(W) and W > 0):
-        raise ValueError(f"truncation interval [{a}, {b}] has no usable mass "
+    lnS = k * 0.6931471805599453
+    if mode == "low":
+        cB = 0.0
+    if mode == "high":
+        cA = 0.0
+    if not (math.isfinite(W) and W > 2.0 ** -40 * max(cA, cB)):
+        raise ValueError(f"truncation interval [{a}, {b}] is too narrow "
                          f"(mean={mean}, std={std}, scaled W={W})")
+    wide = kind != "f64" and W < 2.0 ** -4 * max(cA, cB)
+    if wide:
+        ft = np.float64
     thr = {"both": 0.5, "low": math.inf, "high": -math.inf}[mode]
     pc = 0.075 if k == 0 else math.inf
     with np.errstate(over="ignore"):  # e.g. a scaled cA that is unused
@@ -656,7 +688,7 @@ def trunc_normal_setup(mean, std, a, b, dtype):
         "cA": rounded["cA"], "cB": rounded["cB"], "W": rounded["W"], "lnS": rounded["lnS"],
         "thr": ft(thr), "pc": ft(pc),
         "mean": ft(mean), "std": ft(std), "lo": ft(a), "hi": ft(b),
-        "ft": ft,
+        "ft": ft, "wide": wide,
     }
 
 
@@ -723,6 +755,10 @@ def ref_trunc_normal(seed, stream, first, n, mean, std, a, b, dtype):
     if kind == "f64":
         X = _words64_single(seed, stream, first, n)
         u = _int_to_f64(np.uint64(2) * (X >> np.uint64(12)) + np.uint64(1)) * np.float64(2.0 ** -53)
+    elif c["wide"]:
+        # narrow interval, 32-bit output: the f32 word's u, the f64 rule
+        x = _words32_single(seed, stream, first, n)
+        u = _int_to_f64(np.uint64(2) * (x >> np.uint64(9)) + np.uint64(1)) * np.float64(2.0 ** -24)
     else:
         x = _words32_single(seed, stream, first, n)
         u = _int_to_f32(np.uint64(2) * (x >> np.uint64(9)) + np.uint64(1)) * np.float32(2.0 ** -24)
@@ -737,4 +773,6 @@ def ref_trunc_normal(seed, stream, first, n, mean, std, a, b, dtype):
     out = np.minimum(np.maximum(c["mean"] + c["std"] * z, c["lo"]), c["hi"])
     assert out.dtype == ft
     assert not np.any(np.isnan(out)), "NaN in truncated normal reference"
+    if c["wide"]:
+        out = out.astype(np.float32)
     return _finish(out, kind)

@@ -348,3 +348,59 @@ def test_generator_hands_out_streams(kernel, dtype):
     fill(kernel, buf, generator=fastinit.Generator(seed), stream=12345)
     assert_bitwise(buf, reference(kernel, dtype, seed, 12345, 0, 33),
                    f"{kernel} {dtype} Generator({seed}) stream=12345")
+
+
+# ---------------------------------------------------------------------------
+# narrow truncation intervals (section 6: 32-bit outputs use the f64 rule)
+# ---------------------------------------------------------------------------
+
+NARROW = [(-1e-3, 1e-3), (-1e-5, 2e-5), (0.0, 1e-6), (5.0, 5.001), (-3.0002, -3.0)]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("ab", NARROW, ids=lambda ab: "%g_%g" % ab)
+def test_trunc_normal_narrow_interval_matches_reference(dtype, ab):
+    dt = np_dtype(dtype)
+    params = dict(mean=0.25, std=2.0, a=0.25 + 2.0 * ab[0], b=0.25 + 2.0 * ab[1])
+    seed, stream = fresh_u64(), fresh_u64()
+    buf = np.empty(3001, dt)
+    fill("trunc_normal", buf, params, seed=seed, stream=stream, offset=7)
+    want = reference("trunc_normal", dtype, seed, stream, 7, buf.size, params)
+    assert_bitwise(buf, want, f"trunc_normal {dtype} {params} {src_str(seed, stream)}")
+    vals = buf.astype(np.float64)
+    work = np.float64 if dtype == "float64" else np.float32   # bounds rounded to the working precision
+    lo, hi = (float(np.asarray(work(params[k])).astype(dt)) for k in ("a", "b"))
+    assert vals.min() >= lo and vals.max() <= hi
+
+
+@pytest.mark.parametrize("ab", [(-1e-30, 1e-30), (3.0, 3.0 + 1e-14)])
+def test_trunc_normal_interval_without_resolution_is_rejected(ab):
+    buf = np.full(8, 3.5, np.float64)
+    with pytest.raises(ValueError, match="too narrow"):
+        fastinit.trunc_normal_(buf, 0.0, 1.0, ab[0], ab[1], seed=1)
+    assert (buf == 3.5).all()
+
+
+def test_c_philox_matches_known_answer_vectors():
+    """The C Philox itself (not only the reference) against Random123's vectors,
+    through the block accessor that takes any counter."""
+    from fastinit import _kernels
+    for ctr, key, want in _kat_rows():
+        seed = key[0] | key[1] << 32
+        stream = ctr[2] | ctr[3] << 32
+        block = ctr[0] | ctr[1] << 32
+        assert list(_kernels.philox_block(seed, stream, block)) == list(want)
+
+
+def _kat_rows():
+    import os
+    rows = []
+    with open(os.path.join(os.path.dirname(__file__), "data", "philox4x32_10_kat.txt")) as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            words = [int(w, 16) for w in line.replace("->", " ").split()]
+            rows.append((words[0:4], words[4:6], words[6:10]))
+    assert len(rows) >= 3
+    return rows
