@@ -14,16 +14,16 @@ macros = []
 
 # The AVX2 and AVX-512 kernels are compiled for their targets through
 # pragmas inside their files (GCC and Clang), and chosen at run time by CPUID.
-if platform.machine().lower() in ("x86_64", "amd64") and sys.platform != "win32":
+if platform.machine().lower() in ("x86_64", "amd64"):
     c_sources += ["csrc/fi_avx2.c", "csrc/fi_avx512.c"]
     macros.append(("FI_HAVE_X86_SIMD", "1"))
 
-compile_args = []
-if sys.platform != "win32":
-    compile_args = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
-else:
-    compile_args = ["/O2", "/fp:precise"]
-link_args = ["-pthread"] if sys.platform != "win32" else []
+if sys.platform == "win32":
+    # the kernels use GCC/Clang builtins, vector extensions and POSIX threads
+    raise SystemExit("fastinit builds with GCC or Clang on a POSIX system (Linux, macOS); "
+                     "Windows/MSVC is not supported yet")
+compile_args = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
+link_args = ["-pthread"]
 
 extensions = [
     Extension(

@@ -2,7 +2,7 @@
 
 Run with
 
-    python -m pytest benchmarks/bench_core.py --benchmark-only
+    pytest benchmarks/bench_core.py --benchmark-only
 
 The file name does not match pytest's ``test_*.py`` pattern on purpose: the
 test run (``testpaths = ["tests"]``) never picks it up, and pytest still

@@ -42,6 +42,9 @@ def as_array(buf, name="buf"):
 def float_code(arr, name="buf"):
     """Kernel code of a floating dtype we fill, or TypeError naming the dtype."""
     dt = arr.dtype
+    if not dt.isnative:
+        raise TypeError(f"{name} has dtype {dt} in non-native byte order; fill a native-order array "
+                        "(e.g. arr.astype(arr.dtype.newbyteorder('='))) and convert it afterwards")
     code = _FLOAT_CODES.get(dt)
     if code is not None:
         return code

@@ -76,6 +76,8 @@ def compute_fans(shape, layout="torch"):
     """
     check_choice(layout, "layout", LAYOUTS)
     shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ValueError(f"shape must not have negative dimensions, got {shape}")
     if layout == "torch":
         if len(shape) < 2:
             raise ValueError(

@@ -1,4 +1,5 @@
 """Seeds and streams: which Philox key and stream id a fill uses (docs/STREAM.md section 2)."""
+import os
 import secrets
 import threading
 
@@ -31,6 +32,7 @@ class Generator:
 
     def __init__(self, seed=None):
         self._lock = threading.Lock()
+        self._from_entropy = seed is None
         self._seed = secrets.randbits(64) if seed is None else check_uint64(seed, "seed")
         self._stream = 0
 
@@ -51,12 +53,14 @@ class Generator:
         stream = check_uint64(state["stream"], "state['stream']")
         with self._lock:
             self._seed, self._stream = seed, stream
+            self._from_entropy = False
 
     def manual_seed(self, seed):
         """Reseed in place and restart at stream 0; returns self."""
         seed = check_uint64(seed, "seed")
         with self._lock:
             self._seed, self._stream = seed, 0
+            self._from_entropy = False
         return self
 
     def next_stream(self):
@@ -86,7 +90,23 @@ def seed():
     """Reseed the default generator from OS entropy; returns the new seed."""
     s = secrets.randbits(64)
     default_generator.manual_seed(s)
+    default_generator._from_entropy = True
     return s
+
+
+def _after_fork_in_child():
+    # A forked worker (e.g. a DataLoader's) must not replay its parent's
+    # unseeded fills: an entropy-seeded default generator is reseeded in the
+    # child.  After manual_seed() the child keeps the parent's state, as
+    # reproducibility asks.
+    g = default_generator
+    g._lock = threading.Lock()
+    if g._from_entropy:
+        g._seed, g._stream = secrets.randbits(64), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def check_source(seed, generator, stream):

@@ -180,6 +180,10 @@ def constant_(buf, val):
     """
     arr, _ = _buffers.check_float(buf)
     val = check_real(val, "val")
+    with np.errstate(over="ignore"):
+        rounded = np.asarray(val, dtype=arr.dtype)
+    if not np.isfinite(rounded.astype(np.float64)):
+        raise ValueError(f"val={val} is outside the range of {arr.dtype}")
     _fill_constant(arr, val)
     return buf
 

@@ -32,6 +32,7 @@ def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, need=(
     off = _buffers.check_offset(offset, arr.size)
     if arr.size == 0 and fan_in is None and fan_out is None:
         # nothing to write; torch also returns empty tensors untouched
+        check_choice(layout, "layout", ("torch", "keras"))
         fin = fout = 1
     else:
         fin, fout = fans_of(arr.shape, layout, fan_in, fan_out, need)
@@ -252,7 +253,9 @@ def variance_scaling_(buf, scale=1.0, mode="fan_in", distribution="truncated_nor
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     mode = check_mode(mode, ("fan_in", "fan_out", "fan_avg"))
-    check_choice(distribution, "distribution", _VS_DISTRIBUTIONS)
+    # Keras lower-cases the distribution name
+    distribution = check_choice(distribution.lower() if isinstance(distribution, str) else distribution,
+                                "distribution", _VS_DISTRIBUTIONS)
     arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
                                        needed_fans(mode))
     fan = select_fan(fin, fout, mode)

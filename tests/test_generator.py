@@ -6,6 +6,10 @@ replay fills exactly; manual_seed makes the module default reproducible.
 Which stream a call used is observed by comparing its output with
 seed=..., stream=k fills.
 """
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -309,3 +313,26 @@ def test_threads_each_with_own_generator_are_independent():
         th.join()
     for i, s in enumerate(seeds):
         assert out[i] == [fill("normal_", shape=(64, 65), seed=s, stream=k) for k in range(10)], f"seed {s}"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_forked_children_do_not_repeat_unseeded_fills():
+    """An entropy-seeded default generator is reseeded in a forked child; after
+    manual_seed the child keeps the parent's (reproducible) state."""
+    script = textwrap.dedent("""
+        import os, sys, numpy as np, fastinit
+        def child_fill():
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.write(w, fastinit.normal_(np.empty(16, np.float32)).tobytes())
+                os._exit(0)
+            os.waitpid(pid, 0)
+            return os.read(r, 64)
+        a, b = child_fill(), child_fill()
+        fastinit.manual_seed(7)
+        c, d = child_fill(), child_fill()
+        sys.exit(0 if (a != b and c == d) else 1)
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr

@@ -8,8 +8,6 @@ import pytest
 import fastinit
 from golden_cases import cases, digest
 
-pytest.importorskip("ml_dtypes")
-
 with open(os.path.join(os.path.dirname(__file__), "data", "golden.json")) as f:
     GOLDEN = json.load(f)
 
@@ -26,6 +24,8 @@ def test_table_covers_every_case():
 
 @pytest.mark.parametrize("case_id", sorted(CASES))
 def test_golden_digest(case_id):
+    if "/bfloat16/" in case_id:
+        pytest.importorskip("ml_dtypes")
     assert digest(CASES[case_id]()) == GOLDEN["sha256"][case_id], (
         f"{case_id}: output bits changed; this breaks the stream promise of docs/STREAM.md"
     )

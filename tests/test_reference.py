@@ -24,7 +24,7 @@ KAT_PATH = os.path.join(HERE, "data", "philox4x32_10_kat.txt")
 STREAM_MD = os.path.join(ROOT, "docs", "STREAM.md")
 CONSTS_H = os.path.join(ROOT, "csrc", "fi_consts.h")
 
-KS_P_MIN = 1e-4
+KS_P_MIN = 1e-6
 
 
 def fresh_seed():

@@ -599,3 +599,86 @@ def test_scheme_stats(vid, func, kwargs, expected, layout, shape, fan_in, fan_ou
         # Keras's rescaling: the truncated normal has exactly the target variance scale/fan
         assert law["var"] == pytest.approx(spec[2], rel=1e-9), what
     check_law(x, law, what, dtype)
+
+
+# ------------------------------------------------------------ schemes: exact bits
+def _stream_md_plain(scheme, fin, fout, opts):
+    """The plain fill of docs/STREAM.md section 9, with its expressions verbatim."""
+    def fan(mode):
+        return {"fan_in": fin, "fan_out": fout, "fan_avg": (fin + fout) / 2.0}[mode]
+
+    def normal_or_trunc(std):
+        if opts.get("distribution") == "truncated_normal":
+            s = std / 0.87962566103423978
+            return ("trunc", 0.0, s, -2.0 * s, 2.0 * s)
+        return ("normal", 0.0, std)
+
+    if scheme == "lecun_uniform_":
+        b = math.sqrt(3.0 / fin)
+        return ("uniform", -b, b)
+    if scheme == "lecun_normal_":
+        return normal_or_trunc(1.0 / math.sqrt(fin))
+    if scheme == "xavier_uniform_":
+        b = opts["gain"] * math.sqrt(6.0 / (fin + fout))
+        return ("uniform", -b, b)
+    if scheme == "xavier_normal_":
+        return normal_or_trunc(opts["gain"] * math.sqrt(2.0 / (fin + fout)))
+    if scheme in ("kaiming_uniform_", "kaiming_normal_"):
+        std = fastinit.calculate_gain(opts["nonlinearity"], opts["a"]) / math.sqrt(fan(opts["mode"]))
+        if scheme == "kaiming_uniform_":
+            b = math.sqrt(3.0) * std
+            return ("uniform", -b, b)
+        return normal_or_trunc(std)
+    if scheme == "variance_scaling_":
+        var = opts["scale"] / max(1.0, fan(opts["mode"]))
+        if opts["distribution"] == "uniform":
+            b = math.sqrt(3.0 * var)
+            return ("uniform", -b, b)
+        if opts["distribution"] == "untruncated_normal":
+            return ("normal", 0.0, math.sqrt(var))
+        s = math.sqrt(var) / 0.87962566103423978
+        return ("trunc", 0.0, s, -2.0 * s, 2.0 * s)
+    raise ValueError(scheme)
+
+
+_EXACT_CASES = [
+    ("lecun_uniform_", {}), ("lecun_normal_", {}), ("lecun_normal_", {"distribution": "truncated_normal"}),
+    ("xavier_uniform_", {"gain": 1.0}), ("xavier_uniform_", {"gain": 5.0 / 3}),
+    ("xavier_normal_", {"gain": 1.3}), ("xavier_normal_", {"gain": 1.0, "distribution": "truncated_normal"}),
+    ("kaiming_uniform_", {"a": math.sqrt(5), "mode": "fan_in", "nonlinearity": "leaky_relu"}),
+    ("kaiming_uniform_", {"a": 0, "mode": "fan_out", "nonlinearity": "relu"}),
+    ("kaiming_normal_", {"a": 0.2, "mode": "fan_in", "nonlinearity": "leaky_relu"}),
+    ("kaiming_normal_", {"a": 0, "mode": "fan_out", "nonlinearity": "tanh", "distribution": "truncated_normal"}),
+    ("variance_scaling_", {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}),
+    ("variance_scaling_", {"scale": 0.5, "mode": "fan_avg", "distribution": "untruncated_normal"}),
+    ("variance_scaling_", {"scale": 1.0, "mode": "fan_out", "distribution": "truncated_normal"}),
+]
+
+
+@pytest.mark.parametrize("scheme,opts", _EXACT_CASES, ids=[f"{s}{i}" for i, (s, _) in enumerate(_EXACT_CASES)])
+@pytest.mark.parametrize("shape", [(64, 5), (33, 17, 3), (96, 3, 7, 7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scheme_bits_follow_stream_md(scheme, opts, shape, dtype):
+    """Bit for bit: each scheme is the plain fill that docs/STREAM.md section 9 writes out."""
+    seed = fresh_seed()
+    fin, fout = shape[1] * math.prod(shape[2:]), shape[0] * math.prod(shape[2:])
+    kw = dict(opts)
+    if scheme == "variance_scaling_":
+        got = fastinit.variance_scaling_(np.empty(shape, dtype), kw.pop("scale"), kw.pop("mode"),
+                                         kw.pop("distribution"), seed=seed)
+    elif scheme.startswith("kaiming"):
+        got = getattr(fastinit, scheme)(np.empty(shape, dtype), kw.pop("a"), kw.pop("mode"), kw.pop("nonlinearity"),
+                                        seed=seed, **kw)
+    elif scheme.startswith("xavier"):
+        got = getattr(fastinit, scheme)(np.empty(shape, dtype), kw.pop("gain"), seed=seed, **kw)
+    else:
+        got = getattr(fastinit, scheme)(np.empty(shape, dtype), seed=seed, **kw)
+    plan = _stream_md_plain(scheme, fin, fout, opts)
+    want = np.empty(shape, dtype)
+    if plan[0] == "uniform":
+        fastinit.uniform_(want, plan[1], plan[2], seed=seed)
+    elif plan[0] == "normal":
+        fastinit.normal_(want, plan[1], plan[2], seed=seed)
+    else:
+        fastinit.trunc_normal_(want, *plan[1:], seed=seed)
+    assert got.tobytes() == want.tobytes(), (scheme, opts, shape, dtype, seed)
