@@ -124,20 +124,36 @@ static inline void join64_avx2(rvf64 e, rvf64 o, rvf64 *a, rvf64 *b)
     *b = (rvf64)_mm256_unpackhi_pd((__m256d)e, (__m256d)o);
 }
 
-static inline void store_u32_avx2(uint32_t *o, __m256i v) { _mm256_storeu_si256((__m256i *)o, v); }
-static inline void store_f32_avx2(float *o, rvf32 v) { _mm256_storeu_ps(o, (__m256)v); }
-static inline void store_f64_avx2(double *o, rvf64 v) { _mm256_storeu_pd(o, (__m256d)v); }
-
-static inline void store_f16_avx2(uint16_t *o, rvf32 v)
+static inline void store_u32_avx2(uint32_t *o, __m256i v, int nt)
 {
-    _mm_storeu_si128((__m128i *)o, _mm256_cvtps_ph((__m256)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    if (nt) _mm256_stream_si256((__m256i *)o, v); else _mm256_storeu_si256((__m256i *)o, v);
 }
 
-static inline void store_bf16_avx2(uint16_t *o, rvf32 v)
+static inline void store_f32_avx2(float *o, rvf32 v, int nt)
+{
+    if (nt) _mm256_stream_ps(o, (__m256)v); else _mm256_storeu_ps(o, (__m256)v);
+}
+
+static inline void store_f64_avx2(double *o, rvf64 v, int nt)
+{
+    if (nt) _mm256_stream_pd(o, (__m256d)v); else _mm256_storeu_pd(o, (__m256d)v);
+}
+
+static inline void store_half_avx2(uint16_t *o, __m128i h, int nt)
+{
+    if (nt) _mm_stream_si128((__m128i *)o, h); else _mm_storeu_si128((__m128i *)o, h);
+}
+
+static inline void store_f16_avx2(uint16_t *o, rvf32 v, int nt)
+{
+    store_half_avx2(o, _mm256_cvtps_ph((__m256)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
+}
+
+static inline void store_bf16_avx2(uint16_t *o, rvf32 v, int nt)
 {
     __m256i w = (__m256i)fi_bf16_bits_reg_avx2(v);
     __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), _MM_SHUFFLE(3, 1, 2, 0));
-    _mm_storeu_si128((__m128i *)o, _mm256_castsi256_si128(packed));
+    store_half_avx2(o, _mm256_castsi256_si128(packed), nt);
 }
 
 #include "fi_vdrive.h"

@@ -120,20 +120,36 @@ static inline void join64_avx512(rvf64 e, rvf64 o, rvf64 *a, rvf64 *b)
     *b = (rvf64)_mm512_permutex2var_pd((__m512d)e, hi, (__m512d)o);
 }
 
-static inline void store_u32_avx512(uint32_t *o, __m512i v) { _mm512_storeu_si512((void *)o, v); }
-static inline void store_f32_avx512(float *o, rvf32 v) { _mm512_storeu_ps(o, (__m512)v); }
-static inline void store_f64_avx512(double *o, rvf64 v) { _mm512_storeu_pd(o, (__m512d)v); }
+static inline void store_u32_avx512(uint32_t *o, __m512i v, int nt)
+{
+    if (nt) _mm512_stream_si512((void *)o, v); else _mm512_storeu_si512((void *)o, v);
+}
+
+static inline void store_f32_avx512(float *o, rvf32 v, int nt)
+{
+    if (nt) _mm512_stream_ps(o, (__m512)v); else _mm512_storeu_ps(o, (__m512)v);
+}
+
+static inline void store_f64_avx512(double *o, rvf64 v, int nt)
+{
+    if (nt) _mm512_stream_pd(o, (__m512d)v); else _mm512_storeu_pd(o, (__m512d)v);
+}
+
+static inline void store_half_avx512(uint16_t *o, __m256i h, int nt)
+{
+    if (nt) _mm256_stream_si256((__m256i *)o, h); else _mm256_storeu_si256((__m256i *)o, h);
+}
 
 /* vcvtps2ph rounds to nearest even and keeps binary16 subnormals */
-static inline void store_f16_avx512(uint16_t *o, rvf32 v)
+static inline void store_f16_avx512(uint16_t *o, rvf32 v, int nt)
 {
-    _mm256_storeu_si256((__m256i *)o, _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    store_half_avx512(o, _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
 }
 
 /* integer rounding, not vcvtneps2bf16 (which flushes subnormals) */
-static inline void store_bf16_avx512(uint16_t *o, rvf32 v)
+static inline void store_bf16_avx512(uint16_t *o, rvf32 v, int nt)
 {
-    _mm256_storeu_si256((__m256i *)o, _mm512_cvtepi32_epi16((__m512i)fi_bf16_bits_reg_avx512(v)));
+    store_half_avx512(o, _mm512_cvtepi32_epi16((__m512i)fi_bf16_bits_reg_avx512(v)), nt);
 }
 
 #include "fi_vdrive.h"

@@ -84,6 +84,8 @@ const fi_kernel_table *fi_table(void) { return fi_table_for(fi_get_level()); }
 
 #define FI_MAX_THREADS 256
 
+_Thread_local int fi_stream_stores;
+
 typedef struct {
     fi_kernel fn;
     char *out;
@@ -92,6 +94,7 @@ typedef struct {
     fi_stream s;
     const void *params;
     uint64_t nchunks;
+    int stream_stores;
 } fi_job;
 
 static pthread_mutex_t pool_use = PTHREAD_MUTEX_INITIALIZER;   /* one fill at a time */
@@ -110,6 +113,7 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void run_chunks(const fi_job *j)
 {
+    fi_stream_stores = j->stream_stores;
     for (;;) {
         uint64_t k = atomic_fetch_add(&pool_next, 1);
         if (k >= j->nchunks)
@@ -190,8 +194,11 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
     pthread_once(&fork_once, register_fork_handler);
     if (n == 0)
         return;
+    int stream_stores = (uint64_t)elemsize * n >= FI_STREAM_MIN_BYTES;
     if (fi_threads <= 1 || n < FI_PARALLEL_MIN || pthread_mutex_trylock(&pool_use) != 0) {
+        fi_stream_stores = stream_stores;
         fn(out, n, s, first, params);
+        fi_stream_stores = 0;
         return;
     }
     int want = fi_threads - 1;
@@ -201,7 +208,8 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
             break;                          /* run with the threads we have */
         pool_workers++;
     }
-    fi_job job = {fn, (char *)out, elemsize, n, first, *s, params, (n + FI_CHUNK - 1) / FI_CHUNK};
+    fi_job job = {fn, (char *)out, elemsize, n, first, *s, params, (n + FI_CHUNK - 1) / FI_CHUNK,
+                  stream_stores};
     pthread_mutex_lock(&pool_mx);
     pool_job = job;
     atomic_store(&pool_next, 0);
@@ -211,6 +219,7 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
     pthread_mutex_unlock(&pool_mx);
 
     run_chunks(&job);
+    fi_stream_stores = 0;
 
     pthread_mutex_lock(&pool_mx);
     while (pool_active > 0)

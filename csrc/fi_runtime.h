@@ -26,6 +26,12 @@ int fi_get_num_threads(void);
 void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
             uint64_t first, const void *params);
 
+/* Nonzero while the calling thread runs a fill large enough that its stores
+ * should bypass the caches (set by fi_run; read by the SIMD kernels, which
+ * stream only to 64-byte aligned groups).  Changes speed, never values. */
+extern _Thread_local int fi_stream_stores;
+#define FI_STREAM_MIN_BYTES ((uint64_t)32 << 20)
+
 /* Elements per chunk, and the smallest fill that is shared between threads. */
 #define FI_CHUNK ((uint64_t)1 << 16)
 #define FI_PARALLEL_MIN ((uint64_t)1 << 18)

@@ -17,10 +17,12 @@
  *                               into r[FI_NREG], in stream order
  *   FI_V(split32)(a, b, &even, &odd), FI_V(join32)(e, o, &a, &b)   pairs of 32-bit words
  *   FI_V(split64)(a, b, &even, &odd), FI_V(join64)(e, o, &a, &b)   pairs of 64-bit words
- *   FI_V(store_u32), FI_V(store_f32), FI_V(store_f16), FI_V(store_bf16), FI_V(store_f64)
+ *   FI_V(store_u32), FI_V(store_f32), FI_V(store_f16), FI_V(store_bf16), FI_V(store_f64):
+ *                               (pointer, register, nt) with nt: streaming store to an aligned address
  */
 #include "fi_fill.h"
 #include "fi_kernels.h"
+#include "fi_runtime.h"
 
 #define FI_G32 (FI_NREG * FI_RL)        /* 32-bit elements per group */
 #define FI_G64 (FI_NREG * FI_RL / 2)    /* 64-bit elements per group */
@@ -51,7 +53,7 @@ static inline vu64 FI_V(wide64)(const FI_VI *r)
     do {                                                                          \
         T u_ = {v};                                                               \
         for (int j_ = 0; j_ < FI_R; j_++)                                         \
-            STORE((o) + j_ * (PER_REG), u_.r[j_]);                                \
+            STORE((o) + j_ * (PER_REG), u_.r[j_], nt);                                \
     } while (0)
 
 /* Split [first, first + n) into a scalar head up to a block boundary, whole
@@ -71,6 +73,8 @@ static inline vu64 FI_V(wide64)(const FI_VI *r)
         if (n - i >= GROUP) {                                                     \
             FI_V(philox_ctx) ctx;                                                 \
             FI_V(philox_setup)(s, &ctx);                                          \
+            /* groups are whole multiples of 64 bytes: aligned once, aligned always */ \
+            const int nt = fi_stream_stores && ((uintptr_t)(out + i) & 63) == 0; \
             for (; n - i >= GROUP; i += GROUP) {                                  \
                 uint64_t e = first + i;                                           \
                 FI_VI r[FI_NREG];                                                 \
@@ -78,6 +82,8 @@ static inline vu64 FI_V(wide64)(const FI_VI *r)
                 OUT_T *o = out + i;                                               \
                 __VA_ARGS__                                                       \
             }                                                                     \
+            if (nt)                                                               \
+                _mm_sfence();                                                     \
         }                                                                         \
         if (i < n)                                                                \
             SCALAR(out + i, n - i, s, first + i, p_);                             \
@@ -88,7 +94,7 @@ static inline vu64 FI_V(wide64)(const FI_VI *r)
 FI_VDRIVE(FI_V(kernel_bits_u32), uint32_t, 4, FI_G32, fi_bits_u32, {
     (void)p_;
     for (int k = 0; k < FI_NREG; k++)
-        FI_V(store_u32)(o + k * FI_RL, r[k]);
+        FI_V(store_u32)(o + k * FI_RL, r[k], nt);
 })
 
 /* ---- uniform ------------------------------------------------------------- */
@@ -129,8 +135,8 @@ FI_VDRIVE(FI_V(kernel_uniform_f64), double, 2, FI_G64, fi_uniform_f64, {
             for (int j = 0; j < FI_R; j++) {                                      \
                 rvf32 a, b;                                                       \
                 FI_V(join32)(ve.r[j], vo.r[j], &a, &b);                           \
-                STORE(o + (k + 2 * j) * FI_RL, a);                                \
-                STORE(o + (k + 2 * j + 1) * FI_RL, b);                            \
+                STORE(o + (k + 2 * j) * FI_RL, a, nt);                                \
+                STORE(o + (k + 2 * j + 1) * FI_RL, b, nt);                            \
             }                                                                     \
         }                                                                         \
     })
@@ -153,8 +159,8 @@ FI_VDRIVE(FI_V(kernel_normal_f64), double, 2, FI_G64, fi_normal_f64, {
         for (int j = 0; j < FI_R; j++) {
             rvf64 a, b;
             FI_V(join64)(ve.r[j], vo.r[j], &a, &b);
-            FI_V(store_f64)(o + (k + 2 * j) * (FI_RL / 2), a);
-            FI_V(store_f64)(o + (k + 2 * j + 1) * (FI_RL / 2), b);
+            FI_V(store_f64)(o + (k + 2 * j) * (FI_RL / 2), a, nt);
+            FI_V(store_f64)(o + (k + 2 * j + 1) * (FI_RL / 2), b, nt);
         }
     }
 })
