@@ -117,16 +117,19 @@ void fi_bits_u32(void *out_, uint64_t n, const fi_stream *s, uint64_t first, con
     }
 }
 
-void fi_fill_pattern(void *out, uint64_t n, size_t itemsize, const void *value)
+void fi_fill_pattern(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
 {
+    const fi_pattern_params *p = (const fi_pattern_params *)params;
     unsigned char *o = (unsigned char *)out;
-    switch (itemsize) {
-    case 2: { uint16_t v; memcpy(&v, value, 2); for (uint64_t i = 0; i < n; i++) ((uint16_t *)o)[i] = v; break; }
-    case 4: { uint32_t v; memcpy(&v, value, 4); for (uint64_t i = 0; i < n; i++) ((uint32_t *)o)[i] = v; break; }
-    case 8: { uint64_t v; memcpy(&v, value, 8); for (uint64_t i = 0; i < n; i++) ((uint64_t *)o)[i] = v; break; }
+    (void)s;
+    (void)first;
+    switch (p->itemsize) {
+    case 2: { uint16_t v; memcpy(&v, p->value, 2); for (uint64_t i = 0; i < n; i++) ((uint16_t *)o)[i] = v; break; }
+    case 4: { uint32_t v; memcpy(&v, p->value, 4); for (uint64_t i = 0; i < n; i++) ((uint32_t *)o)[i] = v; break; }
+    case 8: { uint64_t v; memcpy(&v, p->value, 8); for (uint64_t i = 0; i < n; i++) ((uint64_t *)o)[i] = v; break; }
     default:
         for (uint64_t i = 0; i < n; i++)
-            memcpy(o + i * itemsize, value, itemsize);
+            memcpy(o + i * p->itemsize, p->value, p->itemsize);
     }
 }
 

@@ -37,7 +37,9 @@ void fi_trunc_wide_f32(void *out, uint64_t n, const fi_stream *s, uint64_t first
 void fi_trunc_wide_f16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 void fi_trunc_wide_bf16(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
-/* Repeat one itemsize-byte value n times (constant_, zeros_, ones_). */
-void fi_fill_pattern(void *out, uint64_t n, size_t itemsize, const void *value);
+/* Repeat one value n times (constant_, zeros_, ones_); a kernel like the
+ * others so that the pool shares it (the stream arguments are unused). */
+typedef struct { size_t itemsize; unsigned char value[8]; } fi_pattern_params;
+void fi_fill_pattern(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
 #endif

@@ -189,12 +189,12 @@ void fi_set_num_threads(int n)
 int fi_get_num_threads(void) { return fi_threads; }
 
 void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
-            uint64_t first, const void *params)
+            uint64_t first, const void *params, uint64_t total_bytes)
 {
     pthread_once(&fork_once, register_fork_handler);
     if (n == 0)
         return;
-    int stream_stores = (uint64_t)elemsize * n >= FI_STREAM_MIN_BYTES;
+    int stream_stores = total_bytes >= FI_STREAM_MIN_BYTES;
     if (fi_threads <= 1 || n < FI_PARALLEL_MIN || pthread_mutex_trylock(&pool_use) != 0) {
         fi_stream_stores = stream_stores;
         fn(out, n, s, first, params);

@@ -22,9 +22,10 @@ int fi_get_num_threads(void);
 /* Fill n elements of elemsize bytes at out (stream elements first, ...)
  * with kernel fn, cut into fixed chunks shared by the pool.  Small fills,
  * and fills started while another thread is using the pool, run on the
- * calling thread alone.  Safe to call without the GIL. */
+ * calling thread alone.  total_bytes is the size of the whole fill this call
+ * is a slice of (it decides streaming stores).  Safe without the GIL. */
 void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
-            uint64_t first, const void *params);
+            uint64_t first, const void *params, uint64_t total_bytes);
 
 /* Nonzero while the calling thread runs a fill large enough that its stores
  * should bypass the caches (set by fi_run; read by the SIMD kernels, which

@@ -65,6 +65,15 @@ static inline vu64 FI_V(wide64)(const FI_VI *r)
     {                                                                             \
         OUT_T *out = (OUT_T *)out_;                                               \
         uint64_t head = (PER - first % PER) % PER;                                \
+        if (fi_stream_stores) {                                                   \
+            /* streaming stores need 64-byte aligned groups: lengthen the       \
+               scalar head to the first block boundary that is also aligned */  \
+            for (uint64_t h = head; h < head + 64; h += PER)                      \
+                if (((uintptr_t)(out + h) & 63) == 0) {                           \
+                    head = h;                                                     \
+                    break;                                                        \
+                }                                                                 \
+        }                                                                         \
         if (head > n)                                                             \
             head = n;                                                             \
         if (head)                                                                 \

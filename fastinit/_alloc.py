@@ -43,14 +43,22 @@ def empty(shape, dtype=np.float32):
     shape : int or tuple of ints
     dtype : float32, float64, float16, or bfloat16 (``'bfloat16'`` or ``ml_dtypes.bfloat16``)
     """
+    arr, _ = _empty(shape, dtype)
+    return arr
+
+
+def _empty(shape, dtype):
     dims = _as_shape(shape)
     dt = _as_dtype(dtype)
-    _buffers.float_code(np.empty(0, dt), "dtype")
+    try:
+        _buffers.float_code(np.empty(0, dt))
+    except TypeError:
+        raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got {dt}") from None
     count = 1
     for d in dims:
         count *= d
     raw = _kernels.AlignedBuffer(count * dt.itemsize)
-    return np.frombuffer(raw, dtype=dt, count=count).reshape(dims)
+    return np.frombuffer(raw, dtype=dt, count=count).reshape(dims), raw.mapped
 
 
 def _constructor(fill):
@@ -84,6 +92,22 @@ _FILLS = [
     _schemes.variance_scaling_,
 ]
 CONSTRUCTORS = {f.__name__.rstrip("_"): _constructor(f) for f in _FILLS}
+
+
+def zeros(shape, *, dtype=np.float32):
+    """A new array of zeros in fastinit-allocated memory.
+
+    Large buffers are freshly mapped pages, which the operating system
+    already zeroes lazily, so nothing is written (as ``np.zeros`` does).
+    """
+    arr, mapped = _empty(shape, dtype)
+    if not mapped:
+        _plain.zeros_(arr)
+    return arr
+
+
+zeros.__module__ = "fastinit"
+CONSTRUCTORS["zeros"] = zeros
 CONSTRUCTORS["glorot_uniform"] = CONSTRUCTORS["xavier_uniform"]
 CONSTRUCTORS["glorot_normal"] = CONSTRUCTORS["xavier_normal"]
 globals().update(CONSTRUCTORS)

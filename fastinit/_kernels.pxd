@@ -34,7 +34,11 @@ cdef extern from "fi_fill.h" nogil:
     ctypedef struct fi_normal_f64_params:
         double mean, std
 
-    void fi_fill_pattern(void *out, uint64_t n, size_t itemsize, const void *value)
+    ctypedef struct fi_pattern_params:
+        size_t itemsize
+        unsigned char value[8]
+
+    void fi_fill_pattern(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
 
 
 cdef extern from "fi_kernels.h" nogil:
@@ -58,7 +62,7 @@ cdef extern from "fi_runtime.h" nogil:
     void fi_set_num_threads(int n)
     int fi_get_num_threads()
     void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
-                uint64_t first, const void *params)
+                uint64_t first, const void *params, uint64_t total_bytes)
 
 
 cdef extern from "fi_alloc.h" nogil:

@@ -59,7 +59,7 @@ cdef int _run(fi_kernel fn, unsigned char *out, size_t itemsize, uint64_t n, fi_
     while i < n:
         m = n - i if n - i < step else step
         with nogil:
-            fi_run(fn, out + i * itemsize, itemsize, m, s, first + i, params)
+            fi_run(fn, out + i * itemsize, itemsize, m, s, first + i, params, n * itemsize)
         i += m
         if i < n and PyErr_CheckSignals() < 0:
             return -1
@@ -139,14 +139,17 @@ def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
 
 
 def fill_pattern(unsigned char[::1] raw, const unsigned char[::1] value):
-    cdef size_t itemsize = value.shape[0]
+    cdef fi_pattern_params p
+    cdef fi_stream s
+    cdef size_t k
     if raw.shape[0] == 0:
         return
-    cdef uint64_t n = raw.shape[0] // itemsize
-    cdef void *out = <void *>&raw[0]
-    cdef const void *v = <const void *>&value[0]
-    with nogil:
-        fi_fill_pattern(out, n, itemsize, v)
+    p.itemsize = value.shape[0]
+    for k in range(p.itemsize):
+        p.value[k] = value[k]
+    s.seed = 0
+    s.stream = 0
+    _run(fi_fill_pattern, &raw[0], p.itemsize, raw.shape[0] // p.itemsize, &s, 0, &p)
 
 
 cdef class AlignedBuffer:

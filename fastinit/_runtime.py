@@ -11,6 +11,9 @@ from . import _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "simd_level"]
 
+#: The pool's limit (256 workers and the calling thread).
+MAX_THREADS = 257
+
 
 def _available_cpus():
     try:
@@ -28,8 +31,8 @@ def set_num_threads(n):
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"number of threads must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"number of threads must be >= 1, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"number of threads must be between 1 and {MAX_THREADS}, got {n}")
     _kernels.set_num_threads(n)
 
 
@@ -53,10 +56,10 @@ def _configure_from_environment():
     if threads:
         try:
             n = int(threads)
-            if n < 1:
+            if not 1 <= n <= MAX_THREADS:
                 raise ValueError
         except ValueError:
-            warnings.warn(f"ignoring FASTINIT_NUM_THREADS={threads!r}: expected a positive integer",
+            warnings.warn(f"ignoring FASTINIT_NUM_THREADS={threads!r}: expected an integer from 1 to {MAX_THREADS}",
                           RuntimeWarning, stacklevel=3)
             n = _available_cpus()
     _kernels.set_num_threads(n)

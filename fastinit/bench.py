@@ -1,4 +1,4 @@
-"""``fastinit bench``: fastinit beside memset bandwidth, NumPy and PyTorch, in one process.
+"""fastinit bench: fastinit beside memset bandwidth, NumPy and PyTorch, in one process.
 
 Every figure is the median of several timed repeats of a fill of the same,
 already faulted-in buffer; ratios compare figures from this one run, so they
@@ -26,7 +26,7 @@ MiB = 1 << 20
 # --------------------------------------------------------------------------- helpers
 
 class Progress:
-    """A one-line progress bar on stderr (silent when stderr is not a terminal and --quiet)."""
+    """A one-line progress bar on stderr (silent with --quiet)."""
 
     def __init__(self, total, quiet=False):
         self.total = max(1, total)
@@ -173,6 +173,9 @@ def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True
     # references: store bandwidth on one thread
     add("reference", "numpy fill(1.0)", 1, "float32", lambda: f32.fill(1.0))
     add("reference", "numpy fill(0) (memset)", 1, "float32", lambda: f32.fill(0))
+    for nt in thread_counts:
+        # store bandwidth at each thread count: fastinit's pattern fill through the same pool
+        add("reference", "fastinit constant_ (stores)", nt, "float32", lambda: fastinit.constant_(f32, 1.0))
     # fastinit: every scheme x dtype x {1, all} threads
     for nt in thread_counts:
         for name, fill in FASTINIT_SCHEMES.items():
@@ -281,12 +284,17 @@ def targets(result):
             if base and r:
                 add(f"{name} float64 bytes/s vs float32, {nt} thread(s)", r["gb_per_s"] / base["gb_per_s"], 0.8)
     if tmax > 1:
+        stores = _find(rows, "reference", "fastinit constant_ (stores)", tmax)
         for name in ("kaiming_uniform_", "kaiming_normal_", "trunc_normal_"):
             a, b = _find(rows, "fastinit", name, 1), _find(rows, "fastinit", name, tmax)
             if a and b and result.get("machine_scaling_2v1"):
                 s = b["gb_per_s"] / a["gb_per_s"]
                 m = result["machine_scaling_2v1"]
-                add(f"{name} scaling 1 -> {tmax} threads vs machine ({m:.2f}x)", s / m, 0.9)
+                # met as well when the multi-thread fill already runs at 0.75 x the store bandwidth
+                at_bw = stores is not None and b["gb_per_s"] >= 0.75 * stores["gb_per_s"]
+                add(f"{name} scaling 1 -> {tmax} threads vs machine ({m:.2f}x)"
+                    + (" or >= 0.75 x store bandwidth" if stores else ""), s / m, 0.9,
+                    ok=(s / m >= 0.9 or at_bw) and b["gb_per_s"] >= a["gb_per_s"])
     pr = _find(rows, "numpy", "PCG64 random(float32)", 1)
     pn = _find(rows, "numpy", "PCG64 standard_normal(float32)", 1)
     ut = _find(rows, "fastinit", "kaiming_uniform_", tmax)
@@ -321,19 +329,26 @@ def format_report(result):
                      f"{r['seconds'] * 1e3:>9.1f} {r['gb_per_s']:>7.2f} {r['gelem_per_s']:>8.3f} {ratio:>7.3f}")
     if result.get("machine_scaling_2v1"):
         lines += ["", f"machine scaling (np.sin in cache, 2 processes vs 1): {result['machine_scaling_2v1']:.2f}x"]
-    lines += ["", "targets (DESIGN section 8):"]
+    lines += ["", "targets (docs/performance.md):"]
     for t in result["targets"]:
         value = t["value"] if isinstance(t["value"], str) else f"{t['value']:.2f}"
         lines.append(f"  [{'met' if t['met'] else 'MISS':>4}] {t['target']}: {value} (goal {t['goal']})")
     return "\n".join(lines)
 
 
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MiB buffers, 3 repeats (under 30 s)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON to FILE")
-    parser.add_argument("--threads", type=int, help="the 'all threads' count (default: fastinit.get_num_threads())")
-    parser.add_argument("--repeats", type=int, help="timed repeats per figure (default 5, quick 3)")
+    parser.add_argument("--threads", type=_positive_int, help="the 'all threads' count (default: fastinit.get_num_threads())")
+    parser.add_argument("--repeats", type=_positive_int, help="timed repeats per figure (default 5, quick 3)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is importable")
     parser.add_argument("--no-scaling", action="store_true", help="skip the 2-process machine scaling probe")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
