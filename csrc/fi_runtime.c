@@ -105,7 +105,7 @@ static pthread_t pool_tid[FI_MAX_THREADS];
 static int pool_workers;          /* threads started, the caller not included */
 static int pool_active;           /* workers still busy with the current job */
 static int pool_stop;
-static unsigned long pool_gen;
+static atomic_ulong pool_gen;
 static fi_job pool_job;
 static atomic_uint_fast64_t pool_next;
 static int fi_threads = 1;
@@ -124,16 +124,34 @@ static void run_chunks(const fi_job *j)
     }
 }
 
+/* How long an idle worker polls for the next job before it sleeps: long
+ * fills arrive as back-to-back slices (signal checks in between), and a
+ * futex wake-up per slice would cost several percent. */
+#define FI_SPIN_POLLS 20000
+
+static inline void fi_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     unsigned long seen = (unsigned long)(uintptr_t)arg;
     pthread_mutex_lock(&pool_mx);
     for (;;) {
-        while (pool_gen == seen && !pool_stop)
+        if (atomic_load(&pool_gen) == seen && !pool_stop) {
+            pthread_mutex_unlock(&pool_mx);
+            for (int i = 0; i < FI_SPIN_POLLS && atomic_load(&pool_gen) == seen; i++)
+                fi_cpu_relax();
+            pthread_mutex_lock(&pool_mx);
+        }
+        while (atomic_load(&pool_gen) == seen && !pool_stop)
             pthread_cond_wait(&pool_work, &pool_mx);
         if (pool_stop)
             break;
-        seen = pool_gen;
+        seen = atomic_load(&pool_gen);
         fi_job job = pool_job;
         pthread_mutex_unlock(&pool_mx);
         run_chunks(&job);
@@ -204,7 +222,7 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
     int want = fi_threads - 1;
     while (pool_workers < want) {
         if (pthread_create(&pool_tid[pool_workers], NULL, worker_main,
-                           (void *)(uintptr_t)pool_gen) != 0)
+                           (void *)(uintptr_t)atomic_load(&pool_gen)) != 0)
             break;                          /* run with the threads we have */
         pool_workers++;
     }
@@ -214,7 +232,7 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
     pool_job = job;
     atomic_store(&pool_next, 0);
     pool_active = pool_workers;
-    pool_gen++;
+    atomic_fetch_add(&pool_gen, 1);
     pthread_cond_broadcast(&pool_work);
     pthread_mutex_unlock(&pool_mx);
 
