@@ -15,7 +15,6 @@ F32 = 0
 F64 = 1
 F16 = 2
 BF16 = 3
-U32 = 4
 
 LEVELS = ("scalar", "avx2", "avx512")
 

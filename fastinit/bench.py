@@ -262,8 +262,6 @@ def targets(result):
     fill = _find(rows, "reference", "numpy fill(1.0)", 1)
     philox = _find(rows, "numpy", "Philox random(float32)", 1)
     u1 = _find(rows, "fastinit", "kaiming_uniform_", 1)
-    n1 = _find(rows, "fastinit", "kaiming_normal_", 1)
-    t1 = _find(rows, "fastinit", "trunc_normal_", 1)
     if u1 and fill and philox:
         a, b = u1["gb_per_s"] / fill["gb_per_s"], u1["gb_per_s"] / philox["gb_per_s"]
         out.append({"target": "uniform 1 thread: >= 0.75 x NumPy fill, or >= 8 x NumPy Philox random",

@@ -2,7 +2,6 @@
 chosen by hypothesis: a shard equals the slice of the whole, a strided view
 gets the values of its contiguous twin, and the float32 normal is accurate."""
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
