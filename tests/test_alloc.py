@@ -12,6 +12,7 @@ measure process memory, run in a subprocess.
 import gc
 import inspect
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,10 @@ import numpy as np
 import pytest
 
 import fastinit
+
+# run child interpreters outside the repository root, where the uncompiled
+# fastinit/ source folder would shadow the installed package
+_NEUTRAL_CWD = os.path.dirname(os.path.abspath(__file__))
 
 try:
     import ml_dtypes
@@ -102,7 +107,7 @@ def assert_same_bits(got, want):
 
 def run_python(code, timeout=120):
     """Run code in a fresh interpreter; return its stdout (fails the test on a crash)."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=_NEUTRAL_CWD, capture_output=True, text=True,
                           timeout=timeout)
     assert proc.returncode == 0, (
         f"subprocess exited with {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")

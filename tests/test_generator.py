@@ -18,6 +18,10 @@ import pytest
 import fastinit
 from _stats import fresh_seed, get_dtype
 
+# run child interpreters outside the repository root, where the uncompiled
+# fastinit/ source folder would shadow the installed package
+_NEUTRAL_CWD = os.path.dirname(os.path.abspath(__file__))
+
 U64 = 1 << 64
 
 SCHEMES = [
@@ -334,5 +338,5 @@ def test_forked_children_do_not_repeat_unseeded_fills():
         c, d = child_fill(), child_fill()
         sys.exit(0 if (a != b and c == d) else 1)
     """)
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", script], cwd=_NEUTRAL_CWD, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -17,6 +17,10 @@ import pytest
 import fastinit
 from fastinit import _kernels
 
+# run child interpreters outside the repository root, where the uncompiled
+# fastinit/ source folder would shadow the installed package
+_NEUTRAL_CWD = os.path.dirname(os.path.abspath(__file__))
+
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
 N = (1 << 24) + 5          # 16 Mi elements and a ragged tail
@@ -94,10 +98,10 @@ def test_levels_are_reported_and_capped(restore_runtime):
 def test_environment_variables_cap_level_and_set_threads():
     code = "import fastinit; print(fastinit.simd_level(), fastinit.get_num_threads())"
     env = dict(os.environ, FASTINIT_SIMD="scalar", FASTINIT_NUM_THREADS="3")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=_NEUTRAL_CWD, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["scalar", "3"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTINIT_")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=_NEUTRAL_CWD, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [_kernels.detected_simd_level(), str(len(os.sched_getaffinity(0)))]
 
 
@@ -146,7 +150,7 @@ def test_forked_child_can_fill(restore_runtime):
         _, status = os.waitpid(pid, 0)
         sys.exit(os.waitstatus_to_exitcode(status))
     """)
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", script], cwd=_NEUTRAL_CWD, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
 
 
@@ -165,7 +169,7 @@ def test_ctrl_c_interrupts_a_long_fill_quickly():
         print("finished", time.perf_counter() - t, flush=True)
     """)
     env = dict(os.environ, FASTINIT_SIMD="scalar", FASTINIT_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=_NEUTRAL_CWD, env=env, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(0.5)
     sent = time.perf_counter()
