@@ -37,6 +37,12 @@ FILLS = {
     "xavier_normal": lambda b, **kw: fastinit.xavier_normal_(b, fan_in=1024, fan_out=4096, **kw),
     "he_normal_keras": lambda b, **kw: fastinit.he_normal_(b, distribution="truncated_normal",
                                                            fan_in=512, fan_out=512, **kw),
+    "he_uniform": lambda b, **kw: fastinit.he_uniform_(b, fan_in=300, fan_out=300, **kw),
+    "lecun_normal": lambda b, **kw: fastinit.lecun_normal_(b, fan_in=300, fan_out=300, **kw),
+    "xavier_uniform": lambda b, **kw: fastinit.xavier_uniform_(b, 1.5, fan_in=700, fan_out=300, **kw),
+    "variance_scaling": lambda b, **kw: fastinit.variance_scaling_(b, 2.0, "fan_avg", fan_in=64, fan_out=32, **kw),
+    # constants take no stream; the seed arguments are dropped
+    "constant": lambda b, **kw: fastinit.constant_(b, 0.1),
 }
 DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 
