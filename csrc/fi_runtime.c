@@ -85,6 +85,7 @@ const fi_kernel_table *fi_table(void) { return fi_table_for(fi_get_level()); }
 #define FI_MAX_THREADS 256
 
 _Thread_local int fi_stream_stores;
+_Thread_local int fi_thread_index;
 
 typedef struct {
     fi_kernel fn;
@@ -136,9 +137,14 @@ static inline void fi_cpu_relax(void)
 #endif
 }
 
+typedef struct { int index; unsigned long gen; } fi_worker_arg;
+static fi_worker_arg pool_arg[FI_MAX_THREADS];
+
 static void *worker_main(void *arg)
 {
-    unsigned long seen = (unsigned long)(uintptr_t)arg;
+    const fi_worker_arg *a = (const fi_worker_arg *)arg;
+    unsigned long seen = a->gen;
+    fi_thread_index = a->index;
     pthread_mutex_lock(&pool_mx);
     for (;;) {
         if (atomic_load(&pool_gen) == seen && !pool_stop) {
@@ -221,8 +227,9 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
     }
     int want = fi_threads - 1;
     while (pool_workers < want) {
-        if (pthread_create(&pool_tid[pool_workers], NULL, worker_main,
-                           (void *)(uintptr_t)atomic_load(&pool_gen)) != 0)
+        pool_arg[pool_workers].index = pool_workers + 1;
+        pool_arg[pool_workers].gen = atomic_load(&pool_gen);
+        if (pthread_create(&pool_tid[pool_workers], NULL, worker_main, &pool_arg[pool_workers]) != 0)
             break;                          /* run with the threads we have */
         pool_workers++;
     }

@@ -31,6 +31,10 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
  * should bypass the caches (set by fi_run; read by the SIMD kernels, which
  * stream only to 64-byte aligned groups).  Changes speed, never values. */
 extern _Thread_local int fi_stream_stores;
+
+/* Index of the thread running a chunk: 0 for the caller, 1 .. n-1 for the
+ * pool's workers (per-thread scratch such as pruning histograms). */
+extern _Thread_local int fi_thread_index;
 #define FI_STREAM_MIN_BYTES ((uint64_t)32 << 20)
 
 /* Elements per chunk, and the smallest fill that is shared between threads. */

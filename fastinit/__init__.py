@@ -10,6 +10,7 @@ from ._fans import calculate_gain, compute_fans
 from ._generator import Generator, default_generator, manual_seed, seed
 from ._alloc import CONSTRUCTORS as _CONSTRUCTORS
 from ._alloc import empty
+from ._prune import apply_mask_, global_prune_magnitude_, prune_magnitude_, prune_n_m_, rewind_
 from ._runtime import get_num_threads, set_num_threads, simd_level
 from ._plain import constant_, normal_, ones_, random_bits_, trunc_normal_, uniform_, zeros_
 from ._schemes import (
@@ -41,4 +42,5 @@ __all__ = [
     "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_",
     "variance_scaling_", "calculate_gain", "compute_fans", "STREAM_VERSION",
     "set_num_threads", "get_num_threads", "simd_level", "empty",
+    "prune_magnitude_", "global_prune_magnitude_", "prune_n_m_", "apply_mask_", "rewind_",
 ] + sorted(_CONSTRUCTORS)

@@ -73,3 +73,29 @@ cdef extern from "fi_alloc.h" nogil:
 
     int fi_alloc(size_t nbytes, fi_allocation *a)
     void fi_free(fi_allocation *a)
+
+
+cdef extern from "fi_prune.h" nogil:
+    ctypedef struct fi_prune_buf:
+        void *ptr
+        uint64_t n
+        int dtype
+        unsigned char *mask
+
+    int FI_PRUNE_OK, FI_PRUNE_NAN, FI_PRUNE_NOMEM
+    int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
+    int fi_prune_n_m(void *ptr, int dtype, uint64_t outer, uint64_t len, uint64_t inner,
+                     unsigned n, unsigned m, unsigned char *mask)
+    void fi_apply_mask(void *out, uint64_t n, size_t itemsize, const unsigned char *mask)
+    int fi_has_nan(const void *ptr, uint64_t n, int dtype)
+
+
+cdef extern from "fi_masked.h" nogil:
+    ctypedef struct fi_masked_params:
+        fi_kernel inner
+        const void *inner_params
+        size_t itemsize
+        const unsigned char *mask
+        uint64_t first0
+
+    void fi_masked_fill(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)

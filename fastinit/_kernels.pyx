@@ -8,6 +8,7 @@ level on the thread pool with the GIL released.  Long fills run in slices
 with a signal check between them, so Ctrl-C interrupts them promptly.
 """
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 # Output codes shared with fastinit._buffers (the index into the kernel table).
@@ -69,6 +70,25 @@ cdef int _run(fi_kernel fn, unsigned char *out, size_t itemsize, uint64_t n, fi_
     return 0
 
 
+cdef int _run_masked(fi_kernel fn, unsigned char *out, size_t itemsize, uint64_t n, fi_stream *s,
+                     uint64_t first, const void *params, object mask) except -1:
+    """_run, or with a keep-mask (uint8, one per element): the kernel's values
+    where the mask is set, zero elsewhere, in one pass (rewind_)."""
+    cdef const unsigned char[::1] m
+    cdef fi_masked_params mp
+    if mask is None:
+        return _run(fn, out, itemsize, n, s, first, params)
+    m = mask
+    if <uint64_t>m.shape[0] != n:
+        raise ValueError("mask and buffer sizes differ")
+    mp.inner = fn
+    mp.inner_params = params
+    mp.itemsize = itemsize
+    mp.mask = &m[0]
+    mp.first0 = first
+    return _run(fi_masked_fill, out, itemsize, n, s, first, &mp)
+
+
 cdef inline fi_stream _stream(object seed, object stream):
     cdef fi_stream s
     s.seed = seed
@@ -91,7 +111,7 @@ def fill_bits(unsigned char[::1] raw, object seed, object stream, object first):
 
 
 def fill_uniform(unsigned char[::1] raw, int code, object seed, object stream,
-                 object first, double lo, double width):
+                 object first, double lo, double width, object mask=None):
     cdef fi_stream s = _stream(seed, stream)
     cdef fi_uniform_f32_params p32
     cdef fi_uniform_f64_params p64
@@ -102,12 +122,12 @@ def fill_uniform(unsigned char[::1] raw, int code, object seed, object stream,
     p32.width = <float>width
     p64.lo = lo
     p64.width = width
-    _run(fi_table().uniform[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
-         &s, first, p)
+    _run_masked(fi_table().uniform[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
+                &s, first, p, mask)
 
 
 def fill_normal(unsigned char[::1] raw, int code, object seed, object stream,
-                object first, double mean, double std):
+                object first, double mean, double std, object mask=None):
     cdef fi_stream s = _stream(seed, stream)
     cdef fi_normal_f32_params p32
     cdef fi_normal_f64_params p64
@@ -118,12 +138,12 @@ def fill_normal(unsigned char[::1] raw, int code, object seed, object stream,
     p32.std = <float>std
     p64.mean = mean
     p64.std = std
-    _run(fi_table().normal[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
-         &s, first, p)
+    _run_masked(fi_table().normal[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
+                &s, first, p, mask)
 
 
 def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
-               object first, tuple params, bint wide=False):
+               object first, tuple params, bint wide=False, object mask=None):
     """params: (mean, std, lo, hi, cA, cB, W, thr, pc, lnS), already rounded
     to the working precision by fastinit._truncation; wide: a narrow interval
     whose 32-bit output is computed with the f64 rule (params in f64)."""
@@ -138,7 +158,7 @@ def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
     p32.cA, p32.cB, p32.W = <float>p64.cA, <float>p64.cB, <float>p64.W
     p32.thr, p32.pc, p32.lnS = <float>p64.thr, <float>p64.pc, <float>p64.lnS
     cdef fi_kernel fn = fi_table().trunc_wide[code] if wide else fi_table().trunc[code]
-    _run(fn, &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code], &s, first, p)
+    _run_masked(fn, &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code], &s, first, p, mask)
 
 
 def fill_pattern(unsigned char[::1] raw, const unsigned char[::1] value):
@@ -203,3 +223,76 @@ cdef class AlignedBuffer:
 
     def __releasebuffer__(self, Py_buffer *view):
         pass
+
+
+# ---- pruning -------------------------------------------------------------------
+
+def prune_magnitude(list bufs, object k):
+    """bufs: [(flat uint8 view, code, n, mask uint8 view or None)]; zero the k
+    smallest |w| over their concatenation.  Raises ValueError on NaN (nothing
+    written) and MemoryError."""
+    cdef Py_ssize_t nb = len(bufs)
+    cdef fi_prune_buf *c = <fi_prune_buf *>PyMem_Malloc(max(1, nb) * sizeof(fi_prune_buf))
+    cdef unsigned char[::1] raw
+    cdef unsigned char[::1] mk
+    cdef uint64_t kk = k
+    cdef int rc
+    cdef Py_ssize_t i
+    if c == NULL:
+        raise MemoryError()
+    keep = []     # the memoryviews stay alive while C uses their pointers
+    try:
+        for i in range(nb):
+            raw_obj, code, n, mask = bufs[i]
+            raw = raw_obj
+            keep.append(raw)
+            c[i].ptr = &raw[0] if raw.shape[0] else NULL
+            c[i].n = n
+            c[i].dtype = code
+            c[i].mask = NULL
+            if mask is not None:
+                mk = mask
+                keep.append(mk)
+                c[i].mask = &mk[0] if mk.shape[0] else NULL
+        with nogil:
+            rc = fi_prune_magnitude(c, <int>nb, kk)
+    finally:
+        PyMem_Free(c)
+    if rc == FI_PRUNE_NAN:
+        raise ValueError("the buffer contains NaN; magnitude pruning needs every |w| to compare")
+    if rc == FI_PRUNE_NOMEM:
+        raise MemoryError("could not allocate pruning scratch")
+
+
+def prune_n_m(unsigned char[::1] raw, int code, object outer, object length, object inner,
+              unsigned n, unsigned m, object mask):
+    cdef unsigned char[::1] mk
+    cdef unsigned char *mp = NULL
+    cdef uint64_t o = outer, l = length, i = inner
+    cdef int rc
+    if raw.shape[0] == 0:
+        return
+    if mask is not None:
+        mk = mask
+        mp = &mk[0]
+    with nogil:
+        rc = fi_prune_n_m(&raw[0], code, o, l, i, n, m, mp)
+    if rc != 0:
+        raise ValueError("invalid N:M arguments")
+
+
+def has_nan(unsigned char[::1] raw, int code, object n):
+    cdef uint64_t nn = n
+    cdef int r
+    if nn == 0:
+        return False
+    with nogil:
+        r = fi_has_nan(&raw[0], nn, code)
+    return bool(r)
+
+
+def apply_mask(unsigned char[::1] raw, size_t itemsize, const unsigned char[::1] mask):
+    if raw.shape[0] == 0:
+        return
+    with nogil:
+        fi_apply_mask(&raw[0], mask.shape[0], itemsize, &mask[0])

@@ -3,6 +3,9 @@
 Every function validates all of its arguments before it touches the buffer,
 then reserves its stream, then runs one C kernel over the buffer.
 """
+import contextlib
+import threading
+
 import numpy as np
 
 from . import _buffers, _kernels
@@ -13,6 +16,23 @@ from ._truncation import trunc_params
 __all__ = ["uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "random_bits_"]
 
 _F64 = _kernels.F64
+
+# rewind_: while set (per thread), random fills write their values only where
+# this flat uint8 keep-mask is set and zero elsewhere, in the same pass
+_mask_state = threading.local()
+
+
+@contextlib.contextmanager
+def masked(flat_mask):
+    _mask_state.mask = flat_mask
+    try:
+        yield
+    finally:
+        _mask_state.mask = None
+
+
+def _active_mask():
+    return getattr(_mask_state, "mask", None)
 
 
 def _prepare(buf, seed, generator, stream, offset):
@@ -40,13 +60,15 @@ def _fill_uniform(arr, code, lo, hi, seed, generator, stream, off):
         raise ValueError(f"the interval [{lo}, {hi}] is too wide to sample (b - a overflows)")
     _check_working_range(code, arr.dtype, a=lo, b=hi, **{"b - a": width})
     s, t = resolve(seed, generator, stream)
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_uniform(raw, code, s, t, first, lo, width))
+    mask = _active_mask()
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_uniform(raw, code, s, t, first, lo, width, mask))
 
 
 def _fill_normal(arr, code, mean, std, seed, generator, stream, off):
     _check_working_range(code, arr.dtype, mean=mean, std=std, **{"mean + 9 * std": abs(mean) + 9 * std})
     s, t = resolve(seed, generator, stream)
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_normal(raw, code, s, t, first, mean, std))
+    mask = _active_mask()
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_normal(raw, code, s, t, first, mean, std, mask))
 
 
 def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
@@ -55,11 +77,14 @@ def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
     if std != 0.0:
         params, wide = trunc_params(mean, std, a, b, code == _F64)
     s, t = resolve(seed, generator, stream)
+    mask = _active_mask()
     if params is None:
         # A zero-width normal is the mean, clipped into [a, b].
         _fill_constant(arr, min(max(mean, a), b))
+        if mask is not None:
+            _kernels.apply_mask(arr.reshape(-1).view(np.uint8), arr.itemsize, mask)
         return
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_trunc(raw, code, s, t, first, params, wide))
+    _buffers.run(arr, off, lambda raw, first: _kernels.fill_trunc(raw, code, s, t, first, params, wide, mask))
 
 
 def _fill_constant(arr, value):

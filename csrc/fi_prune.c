@@ -1,0 +1,477 @@
+/* Magnitude pruning by radix selection (see fi_prune.h).  Every pass runs on
+ * the thread pool; per-chunk work never depends on how chunks are shared, so
+ * the result is the same for every thread count. */
+#include "fi_prune.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fi_kernels.h"
+#include "fi_runtime.h"
+
+#define FI_DIGIT_BITS 16
+#define FI_BINS (1u << FI_DIGIT_BITS)
+#define FI_HIST_TABLES 4         /* interleaved tables per thread (first level) */
+
+/* The scan loops are compiled twice on x86-64 (AVX2 and baseline) and the
+ * loader picks one: plain loops that the compiler vectorises. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FI_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FI_CLONES
+#endif
+
+/* ---- keys: the bits of |w|, monotonic in |w| ------------------------------ */
+
+static inline uint32_t fi_f16_to_f32_bits(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+    if (e == 0x1F)                                   /* inf / NaN */
+        return sign | 0x7F800000u | (m << 13);
+    if (e != 0)                                      /* normal */
+        return sign | ((e + 112u) << 23) | (m << 13);
+    if (m == 0)
+        return sign;
+    /* subnormal: normalise */
+    e = 113;
+    while (!(m & 0x400u)) {
+        m <<= 1;
+        e--;
+    }
+    return sign | (e << 23) | ((m & 0x3FFu) << 13);
+}
+
+/* |w| as float32 bits, for 32-bit and narrower dtypes */
+static inline uint32_t fi_key32(const void *p, uint64_t i, int dtype)
+{
+    uint32_t b;
+    switch (dtype) {
+    case FI_OUT_F32: memcpy(&b, (const char *)p + 4 * i, 4); break;
+    case FI_OUT_F16: { uint16_t h; memcpy(&h, (const char *)p + 2 * i, 2); b = fi_f16_to_f32_bits(h); break; }
+    default: { uint16_t h; memcpy(&h, (const char *)p + 2 * i, 2); b = (uint32_t)h << 16; break; }
+    }
+    return b & 0x7FFFFFFFu;
+}
+
+/* |w| as float64 bits, for any dtype (exact widening) */
+static inline uint64_t fi_key64(const void *p, uint64_t i, int dtype)
+{
+    uint64_t b;
+    if (dtype == FI_OUT_F64) {
+        memcpy(&b, (const char *)p + 8 * i, 8);
+    } else {
+        uint32_t k = fi_key32(p, i, dtype);
+        float f;
+        memcpy(&f, &k, 4);
+        double d = (double)f;
+        memcpy(&b, &d, 8);
+    }
+    return b & UINT64_C(0x7FFFFFFFFFFFFFFF);
+}
+
+#define FI_KEY(wide, p, i, dt) ((wide) ? fi_key64((p), (i), (dt)) : (uint64_t)fi_key32((p), (i), (dt)))
+
+static inline void fi_zero(void *p, uint64_t i, int dtype)
+{
+    switch (dtype) {
+    case FI_OUT_F32: memset((char *)p + 4 * i, 0, 4); break;
+    case FI_OUT_F64: memset((char *)p + 8 * i, 0, 8); break;
+    default: memset((char *)p + 2 * i, 0, 2); break;
+    }
+}
+
+static size_t fi_itemsize(int dtype) { return dtype == FI_OUT_F64 ? 8 : dtype == FI_OUT_F32 ? 4 : 2; }
+
+/* ---- pass contexts ----------------------------------------------------------- */
+
+typedef struct {
+    int dtype, wide;
+    unsigned shift;
+    uint64_t prefix, pmask;
+    uint64_t *hist;          /* nhist tables of FI_BINS counters */
+    int nhist;
+    uint64_t nan_key;        /* keys above this are NaN */
+    int *nan_seen;
+} fi_hist_ctx;
+
+/* Histogram of one digit of the keys that match the prefix so far.  The
+ * first level counts every key into four interleaved tables (runs of equal
+ * keys, such as the zeros of an already pruned buffer, would otherwise
+ * serialise on one counter); the loops are written per key type so that the
+ * dtype switch stays out of them. */
+#define FI_HIST_LOOP(KEYT, KEYF)                                                  \
+    do {                                                                          \
+        const KEYT pm = (KEYT)c->pmask, pf = (KEYT)c->prefix, nk = (KEYT)c->nan_key; \
+        const unsigned sh = c->shift;                                             \
+        if (shared) {                                                             \
+            for (uint64_t i = 0; i < n; i++) {                                    \
+                KEYT k = KEYF(i);                                                 \
+                nan |= k > nk;                                                    \
+                if ((k & pm) == pf)                                               \
+                    __atomic_fetch_add(&h[(unsigned)(k >> sh) & (FI_BINS - 1)], 1, __ATOMIC_RELAXED); \
+            }                                                                     \
+        } else if (pm == 0) {                                                     \
+            uint64_t i = 0;                                                       \
+            KEYT any = 0;                                                         \
+            for (; i + 4 <= n; i += 4) {                                          \
+                KEYT k0, k1, k2, k3;                                              \
+                k0 = KEYF(i);                                                     \
+                k1 = KEYF(i + 1);                                                 \
+                k2 = KEYF(i + 2);                                                 \
+                k3 = KEYF(i + 3);                                                 \
+                any |= (KEYT)(k0 > nk) | (KEYT)(k1 > nk) | (KEYT)(k2 > nk) | (KEYT)(k3 > nk); \
+                h[(k0 >> sh) & (FI_BINS - 1)]++;                                  \
+                h[FI_BINS + ((k1 >> sh) & (FI_BINS - 1))]++;                      \
+                h[2 * FI_BINS + ((k2 >> sh) & (FI_BINS - 1))]++;                  \
+                h[3 * FI_BINS + ((k3 >> sh) & (FI_BINS - 1))]++;                  \
+            }                                                                     \
+            for (; i < n; i++) {                                                  \
+                KEYT k = KEYF(i);                                                 \
+                any |= (KEYT)(k > nk);                                            \
+                h[(k >> sh) & (FI_BINS - 1)]++;                                   \
+            }                                                                     \
+            nan |= any != 0;                                                      \
+        } else {                                                                  \
+            for (uint64_t i = 0; i < n; i++) {                                    \
+                KEYT k = KEYF(i);                                                 \
+                if ((k & pm) == pf)                                               \
+                    h[(unsigned)(k >> sh) & (FI_BINS - 1)]++;                     \
+            }                                                                     \
+        }                                                                         \
+    } while (0)
+
+FI_CLONES
+static void fi_hist_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+{
+    const fi_hist_ctx *c = (const fi_hist_ctx *)params;
+    (void)s;
+    (void)first;
+    int t = fi_thread_index;
+    uint64_t *h = c->hist + (uint64_t)(t < c->nhist ? t : 0) * FI_HIST_TABLES * FI_BINS;
+    int shared = t >= c->nhist;          /* more threads than tables: count atomically */
+    int nan = 0;
+    if (!c->wide && c->dtype == FI_OUT_F32) {
+        const uint32_t *p = (const uint32_t *)out;
+#define FI_K(x) (p[(x)] & 0x7FFFFFFFu)
+        FI_HIST_LOOP(uint32_t, FI_K);
+#undef FI_K
+    } else if (c->dtype == FI_OUT_F64) {
+        const uint64_t *p = (const uint64_t *)out;
+#define FI_K(x) (p[(x)] & UINT64_C(0x7FFFFFFFFFFFFFFF))
+        FI_HIST_LOOP(uint64_t, FI_K);
+#undef FI_K
+    } else if (c->wide) {
+#define FI_K(x) fi_key64(out, (x), c->dtype)
+        FI_HIST_LOOP(uint64_t, FI_K);
+#undef FI_K
+    } else {
+#define FI_K(x) fi_key32(out, (x), c->dtype)
+        FI_HIST_LOOP(uint32_t, FI_K);
+#undef FI_K
+    }
+    if (nan)
+        __atomic_store_n(c->nan_seen, 1, __ATOMIC_RELAXED);
+}
+
+typedef struct {
+    int dtype, wide;
+    uint64_t threshold;
+    uint64_t base;           /* index of this buffer's first chunk in counts */
+    uint64_t buf_first;      /* global index of the buffer's first element */
+    uint64_t *counts;        /* ties per chunk (tie pass) or ties before it (write pass) */
+    uint64_t *counts_here;   /* write pass: ties in each chunk */
+    uint64_t ties_to_prune;  /* write pass: ties zeroed in all, lowest index first */
+    int count_ties;          /* write pass: counts[] holds prefix sums */
+    uint8_t *mask;
+} fi_cut_ctx;
+
+static void fi_tie_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+{
+    const fi_cut_ctx *c = (const fi_cut_ctx *)params;
+    (void)s;
+    uint64_t ties = 0;
+    for (uint64_t i = 0; i < n; i++)
+        ties += FI_KEY(c->wide, out, i, c->dtype) == c->threshold;
+    c->counts[c->base + (first - c->buf_first) / FI_CHUNK] = ties;
+}
+
+/* The write pass: below the threshold is pruned; at it, the first ties. */
+#define FI_CUT_LOOP(KEYT, KEY, ZERO)                                              \
+    do {                                                                          \
+        const KEYT th = (KEYT)c->threshold;                                       \
+        for (uint64_t i = 0; i < n; i++) {                                        \
+            KEYT k = KEY;                                                         \
+            int prune = k < th;                                                   \
+            if (k == th && budget) {                                              \
+                prune = 1;                                                        \
+                budget--;                                                         \
+            }                                                                     \
+            if (prune)                                                            \
+                ZERO;                                                             \
+            if (m)                                                                \
+                m[i] = (uint8_t)!prune;                                           \
+        }                                                                         \
+    } while (0)
+
+/* Without a partial tie budget in this chunk the rule is a plain threshold
+ * (keys below lim are pruned), written branch-free so that it vectorises. */
+#define FI_CUT_FAST(KEYT, KEYF, T)                                                \
+    do {                                                                          \
+        T *q = (T *)out;                                                          \
+        const KEYT lim = (KEYT)lim64;                                             \
+        if (m) {                                                                  \
+            for (uint64_t i = 0; i < n; i++) {                                    \
+                KEYT keep = (KEYT)(KEYF(i) >= lim);                               \
+                q[i] = q[i] & (T)(0 - (T)keep);                                   \
+                m[i] = (uint8_t)keep;                                             \
+            }                                                                     \
+        } else {                                                                  \
+            for (uint64_t i = 0; i < n; i++)                                      \
+                q[i] = q[i] & (T)(0 - (T)(KEYF(i) >= lim));                       \
+        }                                                                         \
+    } while (0)
+
+FI_CLONES
+static void fi_cut_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+{
+    const fi_cut_ctx *c = (const fi_cut_ctx *)params;
+    (void)s;
+    uint64_t local = first - c->buf_first;
+    uint64_t budget;
+    if (c->count_ties) {
+        uint64_t before = c->counts[c->base + local / FI_CHUNK];
+        budget = before >= c->ties_to_prune ? 0 : c->ties_to_prune - before;
+    } else {
+        budget = c->ties_to_prune;       /* 0 or every tie */
+    }
+    uint8_t *m = c->mask ? c->mask + local : NULL;
+    /* every tie of this chunk pruned, or none: a threshold */
+    int all = c->count_ties ? 0 : budget > 0;
+    if (c->count_ties) {
+        uint64_t ties_here = c->counts_here ? c->counts_here[c->base + local / FI_CHUNK] : UINT64_MAX;
+        if (budget == 0)
+            all = 0;
+        else if (budget >= ties_here)
+            all = 1;
+        else
+            all = -1;                    /* a partial budget: the exact loop */
+    }
+    if (all >= 0) {
+        uint64_t lim64 = c->threshold + (uint64_t)all;
+        if (!c->wide && c->dtype == FI_OUT_F32) {
+            const uint32_t *p = (const uint32_t *)out;
+#define FI_K(x) (p[(x)] & 0x7FFFFFFFu)
+            FI_CUT_FAST(uint32_t, FI_K, uint32_t);
+#undef FI_K
+            return;
+        }
+        if (c->dtype == FI_OUT_F64) {
+            const uint64_t *p = (const uint64_t *)out;
+#define FI_K(x) (p[(x)] & UINT64_C(0x7FFFFFFFFFFFFFFF))
+            FI_CUT_FAST(uint64_t, FI_K, uint64_t);
+#undef FI_K
+            return;
+        }
+    }
+    if (!c->wide && c->dtype == FI_OUT_F32) {
+        uint32_t *p = (uint32_t *)out;
+        FI_CUT_LOOP(uint32_t, p[i] & 0x7FFFFFFFu, p[i] = 0);
+    } else if (c->dtype == FI_OUT_F64) {
+        uint64_t *p = (uint64_t *)out;
+        FI_CUT_LOOP(uint64_t, p[i] & UINT64_C(0x7FFFFFFFFFFFFFFF), p[i] = 0);
+    } else if (c->wide) {
+        FI_CUT_LOOP(uint64_t, fi_key64(out, i, c->dtype), fi_zero(out, i, c->dtype));
+    } else {
+        FI_CUT_LOOP(uint32_t, fi_key32(out, i, c->dtype), fi_zero(out, i, c->dtype));
+    }
+}
+
+static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_first, const void *ctx)
+{
+    fi_stream unused = {0, 0};
+    fi_run(fn, b->ptr, fi_itemsize(b->dtype), b->n, &unused, global_first, ctx, 0);
+}
+
+int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
+{
+    int wide = 0;
+    uint64_t total = 0, nchunks = 0;
+    for (int b = 0; b < nbufs; b++) {
+        wide |= bufs[b].dtype == FI_OUT_F64;
+        total += bufs[b].n;
+        nchunks += (bufs[b].n + FI_CHUNK - 1) / FI_CHUNK;
+    }
+    unsigned bits = wide ? 64 : 32;
+    int nhist = fi_get_num_threads();
+    uint64_t *hist = malloc((size_t)nhist * FI_HIST_TABLES * FI_BINS * sizeof(uint64_t));
+    uint64_t *sum = malloc(FI_BINS * sizeof(uint64_t));
+    if (!hist || !sum) {
+        free(hist);
+        free(sum);
+        return FI_PRUNE_NOMEM;
+    }
+
+    /* radix select of the k-th smallest key: T, and how many keys below it */
+    int nan_seen = 0;
+    uint64_t prefix = 0, pmask = 0, remaining = k, below = 0, at = 0;
+    for (int level = 0; level < (int)(bits / FI_DIGIT_BITS); level++) {
+        unsigned shift = bits - FI_DIGIT_BITS * (unsigned)(level + 1);
+        fi_hist_ctx ctx = {0, wide, shift, prefix, pmask, hist, nhist,
+                           wide ? UINT64_C(0x7FF0000000000000) : UINT64_C(0x7F800000), &nan_seen};
+        memset(hist, 0, (size_t)nhist * FI_HIST_TABLES * FI_BINS * sizeof(uint64_t));
+        uint64_t g = 0;
+        for (int b = 0; b < nbufs; b++) {
+            ctx.dtype = bufs[b].dtype;
+            fi_run_buf(fi_hist_chunk, &bufs[b], g, &ctx);
+            g += bufs[b].n;
+        }
+        if (nan_seen) {
+            free(hist);
+            free(sum);
+            return FI_PRUNE_NAN;
+        }
+        for (unsigned d = 0; d < FI_BINS; d++) {
+            uint64_t s = 0;
+            for (int t = 0; t < nhist * FI_HIST_TABLES; t++)
+                s += hist[(uint64_t)t * FI_BINS + d];
+            sum[d] = s;
+        }
+        /* the digit holding the remaining-th smallest key (1-based); with
+         * nothing to prune, the lowest digit present, pruning none of it */
+        unsigned d = 0;
+        uint64_t before = 0;
+        if (remaining == 0) {
+            while (d < FI_BINS - 1 && sum[d] == 0)
+                d++;
+        } else {
+            while (before + sum[d] < remaining) {
+                before += sum[d];
+                d++;
+            }
+        }
+        remaining -= before;
+        below += before;
+        at = sum[d];
+        prefix |= (uint64_t)d << shift;
+        pmask |= (uint64_t)(FI_BINS - 1) << shift;
+    }
+    free(hist);
+    free(sum);
+
+    /* ties at the threshold: when only some are pruned, count them per chunk
+     * so that each chunk knows how many lower-index ties precede it */
+    uint64_t *counts = NULL;
+    int count_ties = remaining > 0 && remaining < at;
+    if (count_ties) {
+        counts = calloc(2 * (nchunks + 1), sizeof(uint64_t));
+        if (!counts)
+            return FI_PRUNE_NOMEM;
+        uint64_t g = 0, base = 0;
+        for (int b = 0; b < nbufs; b++) {
+            fi_cut_ctx ctx = {bufs[b].dtype, wide, prefix, base, g, counts, NULL, 0, 0, NULL};
+            fi_run_buf(fi_tie_chunk, &bufs[b], g, &ctx);
+            g += bufs[b].n;
+            base += (bufs[b].n + FI_CHUNK - 1) / FI_CHUNK;
+        }
+        uint64_t run = 0;                    /* exclusive prefix sums */
+        for (uint64_t c = 0; c < nchunks; c++) {
+            uint64_t t = counts[c];
+            counts[nchunks + 1 + c] = t;
+            counts[c] = run;
+            run += t;
+        }
+    }
+    (void)below;
+    (void)total;
+
+    uint64_t g = 0, base = 0;
+    for (int b = 0; b < nbufs; b++) {
+        fi_cut_ctx ctx = {bufs[b].dtype, wide, prefix, base, g, counts,
+                          counts ? counts + nchunks + 1 : NULL, remaining, count_ties, bufs[b].mask};
+        fi_run_buf(fi_cut_chunk, &bufs[b], g, &ctx);
+        g += bufs[b].n;
+        base += (bufs[b].n + FI_CHUNK - 1) / FI_CHUNK;
+    }
+    free(counts);
+    return FI_PRUNE_OK;
+}
+
+/* ---- N:M ------------------------------------------------------------------- */
+
+int fi_prune_n_m(void *ptr, int dtype, uint64_t outer, uint64_t len, uint64_t inner,
+                 unsigned n, unsigned m, uint8_t *mask)
+{
+    if (m == 0 || m > 64 || n > m || len % m)
+        return -1;
+    for (uint64_t o = 0; o < outer; o++) {
+        for (uint64_t g = 0; g < len; g += m) {
+            for (uint64_t in = 0; in < inner; in++) {
+                uint64_t idx[64], key[64];
+                for (unsigned j = 0; j < m; j++) {
+                    idx[j] = (o * len + g + j) * inner + in;
+                    key[j] = fi_key64(ptr, idx[j], dtype);
+                }
+                /* entry j is kept when fewer than n entries beat it; an entry
+                 * beats j when larger, or equal and at a lower index */
+                for (unsigned j = 0; j < m; j++) {
+                    unsigned beat = 0;
+                    for (unsigned q = 0; q < m; q++)
+                        beat += key[q] > key[j] || (key[q] == key[j] && q < j);
+                    int keep = beat < n;
+                    if (!keep)
+                        fi_zero(ptr, idx[j], dtype);
+                    if (mask)
+                        mask[idx[j]] = (uint8_t)keep;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- masks and checks -------------------------------------------------------- */
+
+void fi_apply_mask(void *out, uint64_t n, size_t itemsize, const uint8_t *mask)
+{
+    char *o = (char *)out;
+    for (uint64_t i = 0; i < n; i++)
+        if (!mask[i])
+            memset(o + i * itemsize, 0, itemsize);
+}
+
+int fi_has_nan(const void *ptr, uint64_t n, int dtype)
+{
+    int wide = dtype == FI_OUT_F64;
+    uint64_t nan_key = wide ? UINT64_C(0x7FF0000000000000) : UINT64_C(0x7F800000);
+    for (uint64_t i = 0; i < n; i++)
+        if (FI_KEY(wide, ptr, i, dtype) > nan_key)
+            return 1;
+    return 0;
+}
+
+/* ---- rewind: a kernel's values under a keep-mask ------------------------------ */
+
+#include "fi_masked.h"
+
+void fi_masked_fill(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+{
+    const fi_masked_params *p = (const fi_masked_params *)params;
+    enum { BLOCK = 1024 };
+    _Alignas(64) unsigned char scratch[BLOCK * 8];
+    char *o = (char *)out;
+    const unsigned char *m = p->mask + (first - p->first0);
+    int streaming = fi_stream_stores;
+    fi_stream_stores = 0;                  /* the scratch must stay in cache */
+    for (uint64_t i = 0; i < n; i += BLOCK) {
+        uint64_t len = n - i < BLOCK ? n - i : BLOCK;
+        p->inner(scratch, len, s, first + i, p->inner_params);   /* in cache */
+        for (uint64_t j = 0; j < len; j++) {
+            if (m[i + j])
+                memcpy(o + (i + j) * p->itemsize, scratch + j * p->itemsize, p->itemsize);
+            else
+                memset(o + (i + j) * p->itemsize, 0, p->itemsize);
+        }
+    }
+    fi_stream_stores = streaming;
+}
