@@ -112,6 +112,92 @@ def machine_scaling(seconds=0.5):
     return 2 * t1 / t2
 
 
+# --------------------------------------------------------------------------- pruning
+
+def _maxrss_mib():
+    """Peak resident memory of this process in MiB: VmHWM (which a new program
+    image starts afresh, unlike ru_maxrss, which Linux keeps across execve, so
+    a spawned worker would inherit the benchmark's own peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024.0 if sys.platform != "darwin" else r / 2 ** 20
+
+
+def _prune_worker(args):
+    """One pruning method on a fresh buffer in a fresh process: (seconds, peak extra MiB, fill seconds).
+
+    The process holds the one buffer when the baseline peak RSS is read, and
+    regenerates it in place before every timed repeat, so the peak's growth
+    is what the method itself allocates."""
+    method, n, threads, repeats = args
+    import numpy as np
+    import fastinit
+    fastinit.set_num_threads(threads)
+    w = fastinit.normal((n,), std=0.02, seed=3)
+    t = time.perf_counter()
+    w.fill(1.0)
+    fill = time.perf_counter() - t
+    if method.startswith("torch"):
+        import torch
+        from torch.nn.utils import prune
+        torch.set_num_threads(threads)
+    base = _maxrss_mib()
+    times = []
+    for _ in range(repeats):
+        fastinit.normal_(w, std=0.02, seed=3)
+        if method.startswith("torch"):
+            lin = torch.nn.Linear(1, 1, bias=False)
+            lin.weight = torch.nn.Parameter(torch.from_numpy(w).view(-1, 1024), requires_grad=False)
+            t = time.perf_counter()
+            if method == "torch":
+                prune.l1_unstructured(lin, "weight", amount=0.9)
+            else:
+                prune.global_unstructured([(lin, "weight")], pruning_method=prune.L1Unstructured, amount=0.9)
+            times.append(time.perf_counter() - t)
+            del lin
+        elif method == "numpy":
+            t = time.perf_counter()
+            k = int(round(0.9 * w.size))
+            mag = np.abs(w)
+            thr = np.partition(mag, k - 1)[k - 1]
+            w[mag <= thr] = 0            # every tie at the threshold goes (not an exact count)
+            times.append(time.perf_counter() - t)
+            del mag
+        else:
+            t = time.perf_counter()
+            fastinit.prune_magnitude_(w, 0.9)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times), _maxrss_mib() - base, fill
+
+
+def prune_rows(n, thread_counts, repeats, torch_enabled, progress):
+    """64 Mi float32 at 90 % sparsity (issue 6): time and peak extra memory, each in its own process."""
+    methods = [("fastinit", nt) for nt in thread_counts]
+    methods += [("numpy", 1)]
+    if torch_enabled and _torch() is not None:
+        methods += [("torch", max(thread_counts)), ("torch-global", max(thread_counts))]
+    names = {"fastinit": "fastinit.prune_magnitude_", "numpy": "np.partition + mask",
+             "torch": "torch l1_unstructured", "torch-global": "torch global_unstructured"}
+    rows = []
+    ctx = multiprocessing.get_context("spawn")
+    for method, nt in methods:
+        progress.step(f"prune: {names[method]} x{nt}")
+        with ctx.Pool(1) as pool:
+            reps = repeats if method in ("fastinit", "numpy") else 1
+            sec, extra, fill = pool.map(_prune_worker, [(method, n, nt, reps)])[0]
+        rows.append({"section": "prune", "name": names[method], "threads": nt, "dtype": "float32",
+                     "seconds": sec, "bytes": 4 * n, "elements": n, "gb_per_s": 4 * n / sec / 1e9,
+                     "gelem_per_s": n / sec / 1e9, "peak_extra_mib": extra, "fill_seconds": fill})
+    return rows
+
+
 # --------------------------------------------------------------------------- the suite
 
 def _dtype(name):
@@ -148,7 +234,7 @@ FAMILY = {"uniform_": "uniform", "kaiming_uniform_": "uniform", "normal_": "norm
           "kaiming_normal_": "normal", "trunc_normal_": "trunc"}
 
 
-def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True, scaling=True):
+def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True, scaling=True, prune=True):
     """Measure everything; returns a dict of rows and ratios (also what --json writes)."""
     nbytes = 64 * MiB if quick else GiB
     repeats = repeats or (3 if quick else 5)
@@ -215,7 +301,8 @@ def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True
                 lambda: torch.nn.init.kaiming_uniform_(tbf.view(-1, 4096), a=math.sqrt(5)), tbf.numel() * 2,
                 tbf.numel())
 
-    progress = Progress(len(plan) + (1 if scaling else 0), quiet)
+    n_prune = (len(thread_counts) + 1 + (2 if torch is not None else 0)) if prune else 0
+    progress = Progress(len(plan) + (1 if scaling else 0) + n_prune, quiet)
     try:
         for section, name, nt, dt, fn, nb, el in plan:
             fastinit.set_num_threads(nt)
@@ -228,6 +315,8 @@ def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True
             t = _median_time(fn, repeats)
             rows.append({"section": section, "name": name, "threads": nt, "dtype": dt, "seconds": t,
                          "bytes": nb, "elements": el, "gb_per_s": nb / t / 1e9, "gelem_per_s": el / t / 1e9})
+        if prune:
+            rows += prune_rows((1 << 22) if quick else (1 << 26), thread_counts, repeats, torch is not None, progress)
         scale = None
         if scaling:
             progress.step("machine: np.sin in cache, 2 processes vs 1")
@@ -295,6 +384,11 @@ def targets(result):
                 add(f"{name} scaling 1 -> {tmax} threads vs machine ({m:.2f}x)"
                     + (" or >= 0.75 x store bandwidth" if stores else ""), s / m, 0.9,
                     ok=(s / m >= 0.9 or at_bw) and b["gb_per_s"] >= a["gb_per_s"])
+    for nt in result["threads"]:
+        p = _find(rows, "prune", "fastinit.prune_magnitude_", nt)
+        if p:
+            add(f"prune_magnitude_ 90 % of {p['elements'] // 2 ** 20} Mi float32 vs one-thread fill, {nt} thread(s) "
+                "(at most 5x the fill's time)", p["fill_seconds"] / p["seconds"], 0.2)
     pr = _find(rows, "numpy", "PCG64 random(float32)", 1)
     pn = _find(rows, "numpy", "PCG64 standard_normal(float32)", 1)
     ut = _find(rows, "fastinit", "kaiming_uniform_", tmax)
@@ -324,9 +418,19 @@ def format_report(result):
     hdr = f"{'section':<10} {'what':<34} {'dtype':<9} {'thr':>3} {'ms':>9} {'GB/s':>7} {'Gelem/s':>8} {'x fill':>7}"
     lines += [hdr, "-" * len(hdr)]
     for r in result["rows"]:
+        if r["section"] == "prune":
+            continue
         ratio = r["gb_per_s"] / fill["gb_per_s"] if fill else float("nan")
         lines.append(f"{r['section']:<10} {r['name']:<34} {r['dtype']:<9} {r['threads']:>3} "
                      f"{r['seconds'] * 1e3:>9.1f} {r['gb_per_s']:>7.2f} {r['gelem_per_s']:>8.3f} {ratio:>7.3f}")
+    prune_rows_ = [r for r in result["rows"] if r["section"] == "prune"]
+    if prune_rows_:
+        n = prune_rows_[0]["elements"]
+        lines += ["", f"pruning 90 % of {n / 2 ** 20:.0f} Mi float32 (each method in its own process):",
+                  f"{'what':<34} {'thr':>3} {'ms':>10} {'x fill':>8} {'peak extra MiB':>15}"]
+        for r in prune_rows_:
+            lines.append(f"{r['name']:<34} {r['threads']:>3} {r['seconds'] * 1e3:>10.1f} "
+                         f"{r['seconds'] / r['fill_seconds']:>8.1f} {r['peak_extra_mib']:>15.1f}")
     if result.get("machine_scaling_2v1"):
         lines += ["", f"machine scaling (np.sin in cache, 2 processes vs 1): {result['machine_scaling_2v1']:.2f}x"]
     lines += ["", "targets (docs/performance.md):"]
@@ -351,10 +455,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=_positive_int, help="timed repeats per figure (default 5, quick 3)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is importable")
     parser.add_argument("--no-scaling", action="store_true", help="skip the 2-process machine scaling probe")
+    parser.add_argument("--no-prune", action="store_true", help="skip the pruning section")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     result = run(quick=args.quick, threads=args.threads, repeats=args.repeats, quiet=args.quiet,
-                 torch_enabled=not args.no_torch, scaling=not args.no_scaling)
+                 torch_enabled=not args.no_torch, scaling=not args.no_scaling, prune=not args.no_prune)
     print(format_report(result))
     if args.json:
         with open(args.json, "w") as f:
