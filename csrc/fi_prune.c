@@ -186,14 +186,34 @@ typedef struct {
     uint8_t *mask;
 } fi_cut_ctx;
 
-static void fi_tie_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+/* The tie and write passes index per-chunk counts by FI_CHUNK-aligned ranges
+ * of each buffer, whatever range fi_run hands them (a whole buffer when the
+ * pool is busy elsewhere, single chunks otherwise): they split here. */
+#define FI_EACH_CHUNK(BODY)                                                       \
+    do {                                                                          \
+        uint64_t done_ = 0;                                                       \
+        while (done_ < n_all) {                                                   \
+            uint64_t local = first_all - c->buf_first + done_;                    \
+            uint64_t room = FI_CHUNK - local % FI_CHUNK;                          \
+            uint64_t n = n_all - done_ < room ? n_all - done_ : room;             \
+            char *out = (char *)out_all + done_ * fi_itemsize(c->dtype);          \
+            uint64_t chunk = c->base + local / FI_CHUNK;                          \
+            BODY                                                                  \
+            done_ += n;                                                           \
+        }                                                                         \
+    } while (0)
+
+static void fi_tie_chunk(void *out_all, uint64_t n_all, const fi_stream *s, uint64_t first_all,
+                         const void *params)
 {
     const fi_cut_ctx *c = (const fi_cut_ctx *)params;
     (void)s;
-    uint64_t ties = 0;
-    for (uint64_t i = 0; i < n; i++)
-        ties += FI_KEY(c->wide, out, i, c->dtype) == c->threshold;
-    c->counts[c->base + (first - c->buf_first) / FI_CHUNK] = ties;
+    FI_EACH_CHUNK({
+        uint64_t ties = 0;
+        for (uint64_t i = 0; i < n; i++)
+            ties += FI_KEY(c->wide, out, i, c->dtype) == c->threshold;
+        c->counts[chunk] = ties;
+    });
 }
 
 /* The write pass: below the threshold is pruned; at it, the first ties. */
@@ -233,10 +253,8 @@ static void fi_tie_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t fir
     } while (0)
 
 FI_CLONES
-static void fi_cut_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+static void fi_cut_range(void *out, uint64_t n, uint64_t first, const fi_cut_ctx *c)
 {
-    const fi_cut_ctx *c = (const fi_cut_ctx *)params;
-    (void)s;
     uint64_t local = first - c->buf_first;
     uint64_t budget;
     if (c->count_ties) {
@@ -285,6 +303,17 @@ static void fi_cut_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t fir
     } else {
         FI_CUT_LOOP(uint32_t, fi_key32(out, i, c->dtype), fi_zero(out, i, c->dtype));
     }
+}
+
+static void fi_cut_chunk(void *out_all, uint64_t n_all, const fi_stream *s, uint64_t first_all,
+                         const void *params)
+{
+    const fi_cut_ctx *c = (const fi_cut_ctx *)params;
+    (void)s;
+    FI_EACH_CHUNK({
+        (void)chunk;
+        fi_cut_range(out, n, c->buf_first + local, c);
+    });
 }
 
 static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_first, const void *ctx)

@@ -175,9 +175,16 @@ def apply_mask_(buf, mask):
     return buf
 
 
-_FUSED = {"uniform_", "normal_", "trunc_normal_", "lecun_uniform_", "lecun_normal_", "xavier_uniform_",
-          "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_",
-          "variance_scaling_"}
+def _fused_fills():
+    from . import _schemes
+    return frozenset([_plain.uniform_, _plain.normal_, _plain.trunc_normal_, _schemes.lecun_uniform_,
+                      _schemes.lecun_normal_, _schemes.xavier_uniform_, _schemes.xavier_normal_,
+                      _schemes.kaiming_uniform_, _schemes.kaiming_normal_, _schemes.he_uniform_,
+                      _schemes.he_normal_, _schemes.variance_scaling_])
+
+
+# the random fills whose values rewind_ regenerates under the mask in one pass
+_FUSED_FILLS = _fused_fills()
 
 
 def rewind_(buf, mask, init, **init_kwargs):
@@ -185,9 +192,11 @@ def rewind_(buf, mask, init, **init_kwargs):
 
     Writes, where ``mask`` is True, exactly the values ``init(buf, **init_kwargs)``
     wrote at initialization, regenerated from the counter-based stream (no stored
-    copy), and zero elsewhere, in one pass over ``buf``. ``init_kwargs`` must name
-    the stream the initialization used: ``seed=`` (and ``stream=`` if it was not
-    stream 0) or ``generator=`` with ``stream=``, plus ``offset=`` for a shard.
+    copy), and zero elsewhere, in one pass over ``buf``. For fastinit's random
+    fills ``init_kwargs`` must name the stream the initialization used: ``seed=``
+    (and ``stream=`` if it was not stream 0) or ``generator=`` with ``stream=``,
+    plus ``offset=`` for a shard. Constant fills and other callables are run and
+    then masked (two passes).
 
     Examples
     --------
@@ -199,10 +208,11 @@ def rewind_(buf, mask, init, **init_kwargs):
     mask = _check_mask(arr, mask)
     if not callable(init):
         raise TypeError(f"init must be a fastinit fill function, got {type(init).__name__}")
-    if init_kwargs.get("seed") is None and init_kwargs.get("stream") is None:
+    fused = init in _FUSED_FILLS
+    if (fused and init_kwargs.get("seed") is None and init_kwargs.get("stream") is None):
         raise ValueError("rewind_ needs the stream the initialization used: pass seed= (and stream= if "
                          "it was not 0), or generator= with stream=")
-    if getattr(init, "__module__", "").startswith("fastinit") and getattr(init, "__name__", "") in _FUSED:
+    if fused:
         with _plain.masked(_flat(mask)):
             init(buf, **init_kwargs)
     else:
