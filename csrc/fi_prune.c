@@ -148,8 +148,10 @@ static void fi_hist_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t fi
     (void)s;
     (void)first;
     int t = fi_thread_index;
-    uint64_t *h = c->hist + (uint64_t)(t < c->nhist ? t : 0) * FI_HIST_TABLES * FI_BINS;
-    int shared = t >= c->nhist;          /* more threads than tables: count atomically */
+    /* a thread beyond the tables (the pool grew meanwhile) counts atomically
+     * into the extra table after them, never into another thread's */
+    int shared = t >= c->nhist;
+    uint64_t *h = c->hist + (uint64_t)(shared ? c->nhist : t) * FI_HIST_TABLES * FI_BINS;
     int nan = 0;
     if (!c->wide && c->dtype == FI_OUT_F32) {
         const uint32_t *p = (const uint32_t *)out;
@@ -333,7 +335,8 @@ int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
     }
     unsigned bits = wide ? 64 : 32;
     int nhist = fi_get_num_threads();
-    uint64_t *hist = malloc((size_t)nhist * FI_HIST_TABLES * FI_BINS * sizeof(uint64_t));
+    size_t tables = (size_t)nhist * FI_HIST_TABLES + 1;      /* + the shared overflow table */
+    uint64_t *hist = malloc(tables * FI_BINS * sizeof(uint64_t));
     uint64_t *sum = malloc(FI_BINS * sizeof(uint64_t));
     if (!hist || !sum) {
         free(hist);
@@ -348,7 +351,7 @@ int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
         unsigned shift = bits - FI_DIGIT_BITS * (unsigned)(level + 1);
         fi_hist_ctx ctx = {0, wide, shift, prefix, pmask, hist, nhist,
                            wide ? UINT64_C(0x7FF0000000000000) : UINT64_C(0x7F800000), &nan_seen};
-        memset(hist, 0, (size_t)nhist * FI_HIST_TABLES * FI_BINS * sizeof(uint64_t));
+        memset(hist, 0, tables * FI_BINS * sizeof(uint64_t));
         uint64_t g = 0;
         for (int b = 0; b < nbufs; b++) {
             ctx.dtype = bufs[b].dtype;
@@ -362,7 +365,7 @@ int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
         }
         for (unsigned d = 0; d < FI_BINS; d++) {
             uint64_t s = 0;
-            for (int t = 0; t < nhist * FI_HIST_TABLES; t++)
+            for (size_t t = 0; t < tables; t++)
                 s += hist[(uint64_t)t * FI_BINS + d];
             sum[d] = s;
         }
