@@ -39,9 +39,16 @@ def as_array(buf, name="buf"):
     return arr
 
 
+class BFloat16Bits(np.ndarray):
+    """A uint16 view holding bfloat16 bit patterns (how fastinit.torch hands a
+    torch bfloat16 tensor to the kernels without needing ml_dtypes)."""
+
+
 def float_code(arr, name="buf"):
     """Kernel code of a floating dtype we fill, or TypeError naming the dtype."""
     dt = arr.dtype
+    if isinstance(arr, BFloat16Bits) and dt == np.dtype(np.uint16):
+        return _kernels.BF16
     if not dt.isnative:
         raise TypeError(f"{name} has dtype {dt} in non-native byte order; fill a native-order array "
                         "(e.g. arr.astype(arr.dtype.newbyteorder('='))) and convert it afterwards")
