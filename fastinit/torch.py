@@ -24,7 +24,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise ImportError("fastinit.torch needs PyTorch: pip install torch (CPU build: torch==2.13.0 here)") from exc
 
-from . import _buffers, _plain, _schemes
+from . import _buffers, _plain
 from ._fans import calculate_gain as _calculate_gain
 from ._generator import Generator as _FGenerator
 
