@@ -15,8 +15,6 @@ from . import _buffers, _kernels, _plain
 
 __all__ = ["prune_magnitude_", "global_prune_magnitude_", "prune_n_m_", "apply_mask_", "rewind_"]
 
-_ITEMSIZE = {_kernels.F32: 4, _kernels.F64: 8, _kernels.F16: 2, _kernels.BF16: 2}
-
 
 def _contiguous(buf, name):
     arr, code = _buffers.check_float(buf, name)
@@ -168,10 +166,10 @@ def _check_mask(arr, mask, name="mask"):
 
 def apply_mask_(buf, mask):
     """Zero ``buf`` where the bool ``mask`` (same shape) is False, in place; returns ``buf``."""
-    arr, code = _contiguous(buf, "buf")
+    arr, _ = _contiguous(buf, "buf")
     mask = _check_mask(arr, mask)
     if arr.size:
-        _kernels.apply_mask(_flat(arr), _ITEMSIZE[code], _flat(mask))
+        _kernels.apply_mask(_flat(arr), arr.itemsize, _flat(mask))
     return buf
 
 
