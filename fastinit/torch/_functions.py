@@ -1,0 +1,441 @@
+"""torch.nn.init's functions over fastinit's kernels, and the init records they leave.
+
+Each function takes the name, signature, defaults and argument checks of its
+``torch.nn.init`` twin and fills CPU tensors of float32, float64, float16 and
+bfloat16 in place through fastinit's kernels, zero-copy (a NumPy view of the
+tensor's memory; a non-contiguous tensor gets the values its contiguous twin
+would). Other devices and dtypes go to torch's own function.
+
+Where the randomness comes from (one ``(seed, stream)`` per call):
+
+- ``generator=None``: a seed drawn from torch's default generator, stream 0,
+  so ``torch.manual_seed(s)`` followed by the same initializations gives the
+  same weights;
+- a ``torch.Generator``: a seed drawn from it, stream 0;
+- a ``fastinit.Generator``: its seed and its next stream.
+
+The draw is exactly ``seed_from(g)``:
+``int(torch.randint(-2**63, 2**63 - 1, (), dtype=torch.int64, generator=g)) % 2**64``.
+Inside ``materialize_`` the seed is the materialization's and the stream is
+derived from the parameter's name (see ``_materialize.py``).
+
+Every fill through fastinit leaves a small record on the tensor it filled
+(``init_record``): what was drawn, from which seed, stream and offset, with the
+fans, so ``rewind_`` can regenerate the values later with no stored copy.
+"""
+import math
+import threading
+import weakref
+
+import numpy as np
+import torch
+
+from .. import _buffers, _plain, STREAM_VERSION
+from .._fans import calculate_gain as _calculate_gain
+from .._generator import Generator as _FGenerator
+
+INIT_NAMES = (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+    "sparse_",
+)
+
+# torch's own functions, captured at import, before anything can patch torch.nn.init
+# (fastinit.torch is imported before patch() can run, so these are torch's originals).
+TORCH_FUNCTIONS = {name: getattr(torch.nn.init, name) for name in INIT_NAMES + ("calculate_gain",)}
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
+
+
+def calculate_gain(nonlinearity, param=None):
+    """``torch.nn.init.calculate_gain`` (fastinit's table is the same)."""
+    return _calculate_gain(nonlinearity, param)
+
+
+def seed_from(generator=None):
+    """The fastinit seed a call draws from a torch generator (default: torch's default generator).
+
+    Exactly ``int(torch.randint(-2**63, 2**63 - 1, (), dtype=torch.int64, generator=g)) % 2**64``:
+    one int64 from the generator, read as two's complement."""
+    g = torch.default_generator if generator is None else generator
+    return int(torch.randint(-(2 ** 63), 2 ** 63 - 1, (), dtype=torch.int64, generator=g)) % 2 ** 64
+
+
+# ---------------------------------------------------------------------------
+# Where a call's randomness comes from, and materialize_'s per-thread context
+
+_local = threading.local()
+
+
+class _Context:
+    """What materialize_ tells the init functions while it runs (per thread).
+
+    names: id(tensor) -> qualified name, for the tensors materialize_ allocated;
+    keep: ids of tensors that must not be written (loaded from a state_dict, or
+    already real before materialize_); first_wins: skip a tensor already written
+    in this pass (the reset pass runs parents before children, so the first
+    write is the one eager construction would have kept)."""
+
+    def __init__(self, seed, names, keep, first_wins, stream_of):
+        self.seed = seed
+        self.names = names
+        self.keep = keep
+        self.first_wins = first_wins
+        self.stream_of = stream_of
+        self.written = {}               # id -> number of writes by init functions
+
+    def claim(self, tensor):
+        """(skip, source): whether to leave the tensor alone, else its (seed, stream) or None."""
+        key = id(tensor)
+        if key in self.keep:
+            return True, None
+        name = self.names.get(key)
+        if name is None:
+            return False, None          # a temporary (e.g. a float32 scratch): the usual rule
+        if self.first_wins and key in self.written:
+            return True, None
+        self.written[key] = self.written.get(key, 0) + 1
+        return False, (self.seed, self.stream_of(name))
+
+
+def _context():
+    return getattr(_local, "context", None)
+
+
+def _resolve(tensor, generator):
+    """(skip, seed, stream) for one call on ``tensor``."""
+    if generator is not None and not isinstance(generator, (torch.Generator, _FGenerator)):
+        raise TypeError(f"generator must be a torch.Generator or a fastinit.Generator, "
+                        f"got {type(generator).__name__}")
+    ctx = _context()
+    if ctx is not None:
+        skip, source = ctx.claim(tensor)
+        if skip:
+            return True, None, None
+        if source is not None and generator is None:
+            return False, source[0], source[1]
+    if isinstance(generator, _FGenerator):
+        return False, generator.seed, generator.next_stream()
+    return False, seed_from(generator), 0
+
+
+def _skipped(tensor):
+    """Deterministic fills inside materialize_: whether this tensor is to be left alone."""
+    ctx = _context()
+    return ctx is not None and ctx.claim(tensor)[0]
+
+
+# ---------------------------------------------------------------------------
+# Init records
+
+_RECORDS = {}                 # id(tensor) -> (weakref to the tensor, record dict)
+_RECORDS_LOCK = threading.Lock()
+
+
+def _forget(key, ref):
+    with _RECORDS_LOCK:
+        entry = _RECORDS.get(key)
+        if entry is not None and entry[0] is ref:
+            del _RECORDS[key]
+
+
+def _record(tensor, fill, params, scheme, args, seed=None, stream=None):
+    """Attach the record of what was just written to ``tensor`` (replacing any earlier one)."""
+    fans = None
+    if tensor.dim() >= 2:
+        fans = _fans(tensor)
+    rec = {
+        "scheme": scheme, "args": args, "fill": fill, "params": params,
+        "seed": seed, "stream": stream, "offset": 0,
+        "fan_in": None if fans is None else fans[0], "fan_out": None if fans is None else fans[1],
+        "shape": list(tensor.shape), "dtype": str(tensor.dtype).replace("torch.", ""),
+        "stream_version": STREAM_VERSION,
+    }
+    key = id(tensor)
+    with _RECORDS_LOCK:
+        entry = _RECORDS.get(key)
+        if entry is not None and entry[0]() is tensor:
+            _RECORDS[key] = (entry[0], rec)
+            return
+        ref = weakref.ref(tensor, lambda r, key=key: _forget(key, r))
+        _RECORDS[key] = (ref, rec)
+
+
+def init_record(tensor):
+    """The record of the last fastinit initialization of ``tensor`` (a dict), or None.
+
+    Keys: ``scheme`` and ``args`` (the torch.nn.init call as made), ``fill`` and
+    ``params`` (the distribution that call drew from, with its resolved
+    parameters), ``seed``, ``stream``, ``offset``, ``fan_in``, ``fan_out``,
+    ``shape``, ``dtype`` and ``stream_version``. It is JSON-serializable.
+    Records attach to the tensor object passed (the Parameter, in torch's and
+    Hugging Face's init code); a fill through ``.data`` or a slice is not
+    recorded on the parameter."""
+    with _RECORDS_LOCK:
+        entry = _RECORDS.get(id(tensor))
+    if entry is None or entry[0]() is not tensor:
+        return None
+    return dict(entry[1])
+
+
+# ---------------------------------------------------------------------------
+# Tensors as NumPy views, fans
+
+def _view(tensor):
+    """A zero-copy NumPy view of a CPU tensor we can fill, or None (then torch fills it)."""
+    if not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu" or tensor.layout != torch.strided:
+        return None
+    t = tensor.detach()
+    if t.dtype in _NUMPY_DTYPES:
+        return t.numpy()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.uint16).view(_buffers.BFloat16Bits)
+    return None
+
+
+def _fans(tensor):
+    """torch's fan rule, and its error for fewer than 2 dimensions."""
+    if tensor.dim() < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+    receptive = 1
+    for s in tensor.shape[2:]:
+        receptive *= s
+    return tensor.size(1) * receptive, tensor.size(0) * receptive
+
+
+# ---------------------------------------------------------------------------
+# The fills themselves (given the source); shared by the public functions and rewind_
+
+def fill(arr, rec_fill, params, seed, stream, offset=0):
+    """Write the distribution ``rec_fill`` with ``params`` from (seed, stream, offset) into a NumPy view."""
+    if rec_fill == "uniform":
+        _plain.uniform_(arr, params["a"], params["b"], seed=seed, stream=stream, offset=offset)
+    elif rec_fill == "normal":
+        _plain.normal_(arr, params["mean"], params["std"], seed=seed, stream=stream, offset=offset)
+    elif rec_fill == "trunc_normal":
+        _plain.trunc_normal_(arr, params["mean"], params["std"], params["a"], params["b"],
+                             seed=seed, stream=stream, offset=offset)
+    else:
+        raise ValueError(f"unknown fill {rec_fill!r}")
+
+
+def regenerate(tensor, rec):
+    """Write into ``tensor`` (CPU, the record's shape) what the recorded initialization wrote."""
+    kind, params = rec["fill"], rec["params"]
+    with torch.no_grad():
+        if kind in ("uniform", "normal", "trunc_normal"):
+            fill(_view(tensor), kind, params, rec["seed"], rec["stream"], rec["offset"])
+        elif kind == "constant":
+            tensor.fill_(params["val"])
+        elif kind == "eye":
+            TORCH_FUNCTIONS["eye_"](tensor)
+        elif kind == "dirac":
+            TORCH_FUNCTIONS["dirac_"](tensor, params["groups"])
+        elif kind == "orthogonal":
+            _orthogonal_fill(tensor, params["gain"], rec["seed"], rec["stream"])
+        elif kind == "sparse":
+            _sparse_fill(tensor, params["sparsity"], params["std"], rec["seed"], rec["stream"])
+        else:
+            raise ValueError(f"cannot regenerate an initialization of kind {kind!r}")
+    return tensor
+
+
+def _random(tensor, generator, kind, params, scheme, args, fallback):
+    """One random fill through fastinit: resolve the source, write, record."""
+    arr = _view(tensor)
+    if arr is None:
+        return fallback()
+    skip, seed, stream = _resolve(tensor, generator)
+    if skip or tensor.numel() == 0:
+        return tensor
+    fill(arr, kind, params, seed, stream)
+    _record(tensor, kind, params, scheme, args, seed, stream)
+    return tensor
+
+
+# ---------------------------------------------------------------------------
+# torch.nn.init's functions
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """``torch.nn.init.uniform_``: U(a, b), through fastinit for CPU float tensors."""
+    if _view(tensor) is not None:
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+        if a == b:
+            return constant_(tensor, a)
+    return _random(tensor, generator, "uniform", {"a": float(a), "b": float(b)}, "uniform_",
+                   {"a": a, "b": b},
+                   lambda: TORCH_FUNCTIONS["uniform_"](tensor, a, b, generator=generator))
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """``torch.nn.init.normal_``: N(mean, std**2), through fastinit for CPU float tensors."""
+    if _view(tensor) is not None and std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    return _random(tensor, generator, "normal", {"mean": float(mean), "std": float(std)}, "normal_",
+                   {"mean": mean, "std": std},
+                   lambda: TORCH_FUNCTIONS["normal_"](tensor, mean, std, generator=generator))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """``torch.nn.init.trunc_normal_``: N(mean, std**2) truncated to [a, b] (absolute bounds).
+
+    fastinit samples it by an exact inverse CDF, with no pile-up at far bounds."""
+    params = {"mean": float(mean), "std": float(std), "a": float(a), "b": float(b)}
+    return _random(tensor, generator, "trunc_normal", params, "trunc_normal_", dict(params),
+                   lambda: TORCH_FUNCTIONS["trunc_normal_"](tensor, mean, std, a, b, generator=generator))
+
+
+def _deterministic(tensor, kind, params, scheme, args, run):
+    if _skipped(tensor):
+        return tensor
+    out = run()
+    if _view(tensor) is not None and tensor.numel() > 0:
+        _record(tensor, kind, params, scheme, args)
+    return out
+
+
+def constant_(tensor, val):
+    """``torch.nn.init.constant_`` (torch's own fill: deterministic)."""
+    return _deterministic(tensor, "constant", {"val": float(val)}, "constant_", {"val": val},
+                          lambda: TORCH_FUNCTIONS["constant_"](tensor, val))
+
+
+def ones_(tensor):
+    """``torch.nn.init.ones_`` (torch's own fill: deterministic)."""
+    return _deterministic(tensor, "constant", {"val": 1.0}, "ones_", {},
+                          lambda: TORCH_FUNCTIONS["ones_"](tensor))
+
+
+def zeros_(tensor):
+    """``torch.nn.init.zeros_`` (torch's own fill: deterministic)."""
+    return _deterministic(tensor, "constant", {"val": 0.0}, "zeros_", {},
+                          lambda: TORCH_FUNCTIONS["zeros_"](tensor))
+
+
+def eye_(tensor):
+    """``torch.nn.init.eye_`` (torch's own fill: deterministic)."""
+    return _deterministic(tensor, "eye", {}, "eye_", {}, lambda: TORCH_FUNCTIONS["eye_"](tensor))
+
+
+def dirac_(tensor, groups=1):
+    """``torch.nn.init.dirac_`` (torch's own fill: deterministic)."""
+    return _deterministic(tensor, "dirac", {"groups": groups}, "dirac_", {"groups": groups},
+                          lambda: TORCH_FUNCTIONS["dirac_"](tensor, groups))
+
+
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """``torch.nn.init.xavier_uniform_``: U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out))."""
+    if _view(tensor) is None:
+        return TORCH_FUNCTIONS["xavier_uniform_"](tensor, gain, generator=generator)
+    fin, fout = _fans(tensor)
+    bound = gain * math.sqrt(6.0 / float(fin + fout)) if tensor.numel() else 0.0
+    return _random(tensor, generator, "uniform", {"a": -bound, "b": bound}, "xavier_uniform_",
+                   {"gain": gain}, None)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    """``torch.nn.init.xavier_normal_``: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    if _view(tensor) is None:
+        return TORCH_FUNCTIONS["xavier_normal_"](tensor, gain, generator=generator)
+    fin, fout = _fans(tensor)
+    std = gain * math.sqrt(2.0 / float(fin + fout)) if tensor.numel() else 0.0
+    return _random(tensor, generator, "normal", {"mean": 0.0, "std": std}, "xavier_normal_",
+                   {"gain": gain}, None)
+
+
+def _kaiming_std(tensor, a, mode, nonlinearity):
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    fin, fout = _fans(tensor)
+    fan = fin if mode == "fan_in" else fout
+    return _calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """``torch.nn.init.kaiming_uniform_``: U(-bound, bound), bound = gain * sqrt(3 / fan_mode)."""
+    if _view(tensor) is None or tensor.numel() == 0:
+        return TORCH_FUNCTIONS["kaiming_uniform_"](tensor, a, mode, nonlinearity, generator=generator)
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return _random(tensor, generator, "uniform", {"a": -bound, "b": bound}, "kaiming_uniform_",
+                   {"a": a, "mode": mode, "nonlinearity": nonlinearity}, None)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """``torch.nn.init.kaiming_normal_``: N(0, std**2), std = gain / sqrt(fan_mode)."""
+    if _view(tensor) is None or tensor.numel() == 0:
+        return TORCH_FUNCTIONS["kaiming_normal_"](tensor, a, mode, nonlinearity, generator=generator)
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    return _random(tensor, generator, "normal", {"mean": 0.0, "std": std}, "kaiming_normal_",
+                   {"a": a, "mode": mode, "nonlinearity": nonlinearity}, None)
+
+
+def _orthogonal_fill(tensor, gain, seed, stream):
+    rows = tensor.size(0)
+    cols = tensor.numel() // rows
+    work = torch.float64 if tensor.dtype == torch.float64 else torch.float32
+    flattened = torch.empty((rows, cols), dtype=work)
+    _plain.normal_(flattened.numpy(), 0.0, 1.0, seed=seed, stream=stream)
+    if rows < cols:
+        flattened.t_()
+    q, r = torch.linalg.qr(flattened)
+    q *= torch.diag(r, 0).sign()
+    if rows < cols:
+        q.t_()
+    with torch.no_grad():
+        tensor.copy_(q.reshape(tensor.shape))
+        tensor.mul_(gain)
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """``torch.nn.init.orthogonal_``: the Q of the QR decomposition of a fastinit standard-normal
+    matrix (in float32, or float64 for float64 tensors), sign-corrected by R's diagonal, times gain."""
+    if _view(tensor) is None:
+        return TORCH_FUNCTIONS["orthogonal_"](tensor, gain, generator=generator)
+    if tensor.ndimension() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    skip, seed, stream = _resolve(tensor, generator)
+    if skip:
+        return tensor
+    _orthogonal_fill(tensor, gain, seed, stream)
+    _record(tensor, "orthogonal", {"gain": float(gain)}, "orthogonal_", {"gain": gain}, seed, stream)
+    return tensor
+
+
+def _sparse_fill(tensor, sparsity, std, seed, stream):
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    _plain.normal_(_view(tensor), 0.0, std, seed=seed, stream=stream)
+    if num_zeros == 0:
+        return
+    # The zero positions: in each column, the rows holding the num_zeros smallest
+    # of rows*cols raw Philox words that follow the normal's in the same stream.
+    keys = np.empty((rows, cols), np.uint32)
+    _plain.random_bits_(keys, seed=seed, stream=stream, offset=rows * cols)
+    zero_rows = np.argsort(keys, axis=0, kind="stable")[:num_zeros]
+    zero_cols = np.broadcast_to(np.arange(cols), zero_rows.shape)
+    with torch.no_grad():
+        tensor[torch.from_numpy(zero_rows.ravel()), torch.from_numpy(zero_cols.ravel().copy())] = 0
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """``torch.nn.init.sparse_``: a fastinit N(0, std**2) with ceil(sparsity * rows) zeros in each column.
+
+    Unlike torch (which draws the zero rows with torch.randperm), the zero rows come from
+    the same fastinit stream as the values, so ``rewind_`` can regenerate them."""
+    if _view(tensor) is None:
+        return TORCH_FUNCTIONS["sparse_"](tensor, sparsity, std, generator=generator)
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    skip, seed, stream = _resolve(tensor, generator)
+    if skip:
+        return tensor
+    _sparse_fill(tensor, sparsity, std, seed, stream)
+    _record(tensor, "sparse", {"sparsity": float(sparsity), "std": float(std)}, "sparse_",
+            {"sparsity": sparsity, "std": std}, seed, stream)
+    return tensor

@@ -1,0 +1,189 @@
+"""The lottery ticket on torch models: init records, magnitude pruning, rewinding.
+
+fastinit records, for every tensor it initializes, the distribution, seed,
+stream and offset it drew from (``init_record``). Those few numbers are all
+that is needed to regenerate the initial values later: ``rewind_`` writes them
+back where a keep-mask is True (and zero elsewhere), with no copy of the
+initial weights stored anywhere.
+"""
+import json
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import _plain, _prune
+from . import _functions
+
+_RANDOM = ("uniform", "normal", "trunc_normal")
+_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+           "bfloat16": torch.bfloat16}
+
+
+def _check_model(model):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
+def init_records(model):
+    """{parameter name: record} for every parameter of ``model`` that fastinit initialized.
+
+    The records are plain JSON-serializable dicts (see ``init_record``): save
+    them beside a checkpoint with ``save_init_records`` to rewind later."""
+    _check_model(model)
+    out = {}
+    for name, p in model.named_parameters():
+        rec = _functions.init_record(p)
+        if rec is not None:
+            out[name] = rec
+    return out
+
+
+def save_init_records(model_or_records, path):
+    """Write the init records of a model (or a dict of records) to ``path`` as JSON."""
+    records = init_records(model_or_records) if isinstance(model_or_records, nn.Module) else model_or_records
+    if not isinstance(records, dict):
+        raise TypeError("save_init_records takes a torch.nn.Module or a dict of records")
+    with open(os.fspath(path), "w", encoding="utf-8") as f:
+        json.dump({"fastinit_init_records": 1, "records": records}, f, indent=1, sort_keys=True)
+
+
+def load_init_records(path):
+    """Read records written by ``save_init_records``."""
+    with open(os.fspath(path), encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or doc.get("fastinit_init_records") != 1 or not isinstance(doc.get("records"), dict):
+        raise ValueError(f"{os.fspath(path)} is not a fastinit init-records file")
+    return doc["records"]
+
+
+def _default_targets(model):
+    """The weights magnitude pruning usually targets: every parameter of 2 or more
+    dimensions whose name ends in 'weight' (Linear, Conv, Embedding, ...)."""
+    return [name for name, p in model.named_parameters() if p.dim() >= 2 and name.rsplit(".", 1)[-1] == "weight"]
+
+
+def _numpy(name, p):
+    arr = _functions._view(p)
+    if arr is None:
+        raise TypeError(f"parameter {name!r} is a {p.dtype} tensor on {p.device}; fastinit prunes CPU tensors "
+                        "of float32, float64, float16 or bfloat16")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"parameter {name!r} must be contiguous")
+    return arr
+
+
+def prune_(model, amount, *, scope="global", names=None):
+    """Magnitude-prune the weights of ``model`` in place; returns the keep-masks.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    amount : int or float
+        A count, or a fraction in [0, 1] (rounded as torch.nn.utils.prune does),
+        of the selected entries to zero: over all selected tensors together
+        (``scope='global'``, as ``global_unstructured``) or in each tensor
+        (``scope='layer'``, as ``l1_unstructured`` per tensor).
+    names : list of str, optional
+        The parameters to prune; by default every parameter of 2 or more
+        dimensions named ``*weight``.
+
+    Returns
+    -------
+    dict
+        {name: bool tensor}, True where the weight was kept. Selection is exact:
+        ties go to the lower index; dtypes may be mixed (bfloat16 included).
+    """
+    _check_model(model)
+    if scope not in ("global", "layer"):
+        raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
+    params = dict(model.named_parameters())
+    names = _default_targets(model) if names is None else list(names)
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise ValueError(f"model has no parameters named {missing}")
+    arrays = [_numpy(n, params[n]) for n in names]
+    if scope == "global":
+        _prune._count(amount, sum(a.size for a in arrays))        # validate before writing
+        masks = _prune.global_prune_magnitude_(arrays, amount, return_masks=True)
+    else:
+        for a in arrays:
+            _prune._count(amount, a.size)
+        masks = [_prune.prune_magnitude_(a, amount, return_mask=True) for a in arrays]
+    return {n: torch.from_numpy(m) for n, m in zip(names, masks)}
+
+
+def _mask_array(name, mask, p):
+    if isinstance(mask, torch.Tensor):
+        if mask.dtype != torch.bool:
+            raise TypeError(f"masks[{name!r}] must be a bool tensor, got {mask.dtype}")
+        mask = mask.detach().cpu().numpy()
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        raise TypeError(f"masks[{name!r}] must be a bool tensor or NumPy bool array")
+    if tuple(mask.shape) != tuple(p.shape):
+        raise ValueError(f"masks[{name!r}] has shape {tuple(mask.shape)}, the parameter {tuple(p.shape)}")
+    return np.ascontiguousarray(mask)
+
+
+def apply_masks_(model, masks):
+    """Zero each named parameter where its mask is False (after an optimizer step)."""
+    _check_model(model)
+    params = dict(model.named_parameters())
+    checked = []
+    for name, mask in masks.items():
+        if name not in params:
+            raise ValueError(f"model has no parameter named {name!r}")
+        checked.append((_numpy(name, params[name]), _mask_array(name, mask, params[name])))
+    for arr, mask in checked:
+        _prune.apply_mask_(arr, mask)
+    return model
+
+
+def _check_record(name, rec, p):
+    if not isinstance(rec, dict) or "fill" not in rec:
+        raise ValueError(f"the init record of {name!r} is not a fastinit record")
+    if list(rec["shape"]) != list(p.shape):
+        raise ValueError(f"the init record of {name!r} is for shape {tuple(rec['shape'])}, "
+                         f"the parameter is {tuple(p.shape)}")
+    if rec["dtype"] not in _DTYPES:
+        raise ValueError(f"the init record of {name!r} has dtype {rec['dtype']!r}")
+    if rec["fill"] in _RANDOM + ("orthogonal", "sparse") and rec.get("seed") is None:
+        raise ValueError(f"the init record of {name!r} has no seed")
+
+
+def rewind_(model, masks, records=None):
+    """Rewind the masked parameters of ``model`` to their initial values, in place.
+
+    For each ``name, mask`` in ``masks``: where the mask is True the parameter
+    gets back exactly the value fastinit's initialization wrote (regenerated
+    from its record's seed, stream and offset: nothing was stored), elsewhere
+    zero. ``records`` defaults to the records fastinit left on the parameters
+    in this process; pass ``load_init_records(path)`` after a restart. Every
+    record and mask is checked before any parameter changes.
+    """
+    _check_model(model)
+    if not isinstance(masks, dict):
+        raise TypeError("masks must be a dict {parameter name: bool mask}, as prune_ returns")
+    params = dict(model.named_parameters())
+    plan = []
+    for name, mask in masks.items():
+        if name not in params:
+            raise ValueError(f"model has no parameter named {name!r}")
+        p = params[name]
+        rec = _functions.init_record(p) if records is None else records.get(name)
+        if rec is None:
+            raise ValueError(f"parameter {name!r} has no fastinit init record (it was not initialized through "
+                             "fastinit in this process); pass records=load_init_records(path)")
+        _check_record(name, rec, p)
+        plan.append((name, p, _numpy(name, p), _mask_array(name, mask, p), rec))
+    with torch.no_grad():
+        for name, p, arr, mask, rec in plan:
+            if rec["fill"] in _RANDOM and _DTYPES[rec["dtype"]] == p.dtype:
+                with _plain.masked(_prune._flat(mask)):      # one fused pass
+                    _functions.fill(arr, rec["fill"], rec["params"], rec["seed"], rec["stream"], rec["offset"])
+            else:
+                initial = _functions.regenerate(torch.empty(p.shape, dtype=_DTYPES[rec["dtype"]]), rec)
+                p.copy_(initial.to(p.dtype))
+                _prune.apply_mask_(arr, mask)
+    return model
