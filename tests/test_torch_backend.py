@@ -108,6 +108,24 @@ def test_other_devices_and_dtypes_fall_back_to_torch():
     assert torch.isfinite(c.real).all()
 
 
+def test_meta_tensors_are_checked_and_left_alone():
+    # A meta tensor holds no values: initializing it is a no-op once the arguments check out.
+    m = torch.empty(8, 6, device="meta")
+    for name, kwargs in [("uniform_", {}), ("normal_", {}), ("trunc_normal_", {}), ("xavier_normal_", {}),
+                         ("kaiming_uniform_", {"a": 2.0}), ("orthogonal_", {}), ("sparse_", {"sparsity": 0.5}),
+                         ("ones_", {}), ("eye_", {})]:
+        assert getattr(ft, name)(m, **kwargs) is m, name
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        ft.xavier_uniform_(torch.empty(5, device="meta"))
+    with pytest.raises(ValueError, match="Mode"):
+        ft.kaiming_normal_(m, mode="sideways")
+    with pytest.raises(RuntimeError):
+        ft.uniform_(m, 1.0, 0.0)
+    with torch.device("meta"), ft.patch():
+        lin = torch.nn.Linear(4, 3)
+    assert lin.weight.device.type == "meta" and ft.init_record(lin.weight) is None
+
+
 def test_torch_argument_checks_and_errors():
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         ft.xavier_uniform_(torch.empty(5))

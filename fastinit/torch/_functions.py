@@ -193,6 +193,18 @@ def _view(tensor):
     return None
 
 
+def _is_meta(tensor):
+    return isinstance(tensor, torch.Tensor) and tensor.device.type == "meta" and tensor.is_floating_point()
+
+
+def _handled(tensor):
+    """Tensors fastinit initializes: CPU float tensors (filled), and floating tensors on the
+    meta device, which hold no values: initializing them is a no-op after the argument
+    checks (so building a model under torch.device('meta') with patch() skips torch's
+    meta-device decompositions, which import about 800 modules on first use)."""
+    return _is_meta(tensor) or _view(tensor) is not None
+
+
 def _fans(tensor):
     """torch's fan rule, and its error for fewer than 2 dimensions."""
     if tensor.dim() < 2:
@@ -242,6 +254,8 @@ def regenerate(tensor, rec):
 
 def _random(tensor, generator, kind, params, scheme, args, fallback):
     """One random fill through fastinit: resolve the source, write, record."""
+    if _is_meta(tensor):
+        return tensor
     arr = _view(tensor)
     if arr is None:
         return fallback()
@@ -258,7 +272,7 @@ def _random(tensor, generator, kind, params, scheme, args, fallback):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """``torch.nn.init.uniform_``: U(a, b), through fastinit for CPU float tensors."""
-    if _view(tensor) is not None:
+    if _handled(tensor):
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
         if a == b:
@@ -270,7 +284,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """``torch.nn.init.normal_``: N(mean, std**2), through fastinit for CPU float tensors."""
-    if _view(tensor) is not None and std < 0:
+    if _handled(tensor) and std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     return _random(tensor, generator, "normal", {"mean": float(mean), "std": float(std)}, "normal_",
                    {"mean": mean, "std": std},
@@ -287,7 +301,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def _deterministic(tensor, kind, params, scheme, args, run):
-    if _skipped(tensor):
+    if _skipped(tensor) or _is_meta(tensor):
         return tensor
     out = run()
     if _view(tensor) is not None and tensor.numel() > 0:
@@ -326,7 +340,7 @@ def dirac_(tensor, groups=1):
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     """``torch.nn.init.xavier_uniform_``: U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out))."""
-    if _view(tensor) is None:
+    if not _handled(tensor):
         return TORCH_FUNCTIONS["xavier_uniform_"](tensor, gain, generator=generator)
     fin, fout = _fans(tensor)
     bound = gain * math.sqrt(6.0 / float(fin + fout)) if tensor.numel() else 0.0
@@ -336,7 +350,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """``torch.nn.init.xavier_normal_``: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
-    if _view(tensor) is None:
+    if not _handled(tensor):
         return TORCH_FUNCTIONS["xavier_normal_"](tensor, gain, generator=generator)
     fin, fout = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fin + fout)) if tensor.numel() else 0.0
@@ -355,7 +369,7 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """``torch.nn.init.kaiming_uniform_``: U(-bound, bound), bound = gain * sqrt(3 / fan_mode)."""
-    if _view(tensor) is None or tensor.numel() == 0:
+    if not _handled(tensor) or tensor.numel() == 0:
         return TORCH_FUNCTIONS["kaiming_uniform_"](tensor, a, mode, nonlinearity, generator=generator)
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return _random(tensor, generator, "uniform", {"a": -bound, "b": bound}, "kaiming_uniform_",
@@ -364,7 +378,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """``torch.nn.init.kaiming_normal_``: N(0, std**2), std = gain / sqrt(fan_mode)."""
-    if _view(tensor) is None or tensor.numel() == 0:
+    if not _handled(tensor) or tensor.numel() == 0:
         return TORCH_FUNCTIONS["kaiming_normal_"](tensor, a, mode, nonlinearity, generator=generator)
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     return _random(tensor, generator, "normal", {"mean": 0.0, "std": std}, "kaiming_normal_",
@@ -391,11 +405,11 @@ def _orthogonal_fill(tensor, gain, seed, stream):
 def orthogonal_(tensor, gain=1, generator=None):
     """``torch.nn.init.orthogonal_``: the Q of the QR decomposition of a fastinit standard-normal
     matrix (in float32, or float64 for float64 tensors), sign-corrected by R's diagonal, times gain."""
-    if _view(tensor) is None:
+    if not _handled(tensor):
         return TORCH_FUNCTIONS["orthogonal_"](tensor, gain, generator=generator)
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.numel() == 0:
+    if tensor.numel() == 0 or _is_meta(tensor):
         return tensor
     skip, seed, stream = _resolve(tensor, generator)
     if skip:
@@ -426,11 +440,11 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
 
     Unlike torch (which draws the zero rows with torch.randperm), the zero rows come from
     the same fastinit stream as the values, so ``rewind_`` can regenerate them."""
-    if _view(tensor) is None:
+    if not _handled(tensor):
         return TORCH_FUNCTIONS["sparse_"](tensor, sparsity, std, generator=generator)
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    if tensor.numel() == 0:
+    if tensor.numel() == 0 or _is_meta(tensor):
         return tensor
     skip, seed, stream = _resolve(tensor, generator)
     if skip:
