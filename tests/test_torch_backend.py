@@ -166,3 +166,33 @@ def test_orthogonal_and_sparse_patterns():
     assert torch.equal(e, torch.eye(5, 7))
     d = ft.dirac_(torch.empty(4, 4, 3, 3))
     assert d.sum() == 4 and (d[:, :, 1, 1] == torch.eye(4)).all()
+
+
+@pytest.mark.parametrize("shape", [(256, 128), (96, 200), (64, 16, 3, 3)])
+def test_orthogonal_two_sample_ks_against_torch(shape):
+    torch.manual_seed(fresh_seed())
+    ours = ft.orthogonal_(torch.empty(shape), gain=1.7).flatten().numpy().astype(np.float64)
+    theirs = torch.nn.init.orthogonal_(torch.empty(shape), gain=1.7).flatten().numpy().astype(np.float64)
+    assert stats.ks_2samp(ours, theirs).pvalue > 1e-6, shape
+
+
+def test_sparse_two_sample_ks_against_torch_and_zero_counts():
+    torch.manual_seed(fresh_seed())
+    ours = ft.sparse_(torch.empty(300, 80), 0.25, std=0.05)
+    theirs = torch.nn.init.sparse_(torch.empty(300, 80), 0.25, std=0.05)
+    zeros = math.ceil(0.25 * 300)
+    assert ((ours == 0).sum(0) == zeros).all() and ((theirs == 0).sum(0) == zeros).all()
+    p = stats.ks_2samp(ours[ours != 0].numpy().astype(np.float64), theirs[theirs != 0].numpy().astype(np.float64)).pvalue
+    assert p > 1e-6
+    # the zero rows differ between columns (not one pattern repeated)
+    assert len({tuple(torch.nonzero(ours[:, c] == 0).flatten().tolist()) for c in range(80)}) > 70
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_eye_and_dirac_equal_torch(dtype):
+    for shape in [(5, 7), (7, 5), (4, 4)]:
+        assert torch.equal(ft.eye_(torch.empty(shape, dtype=dtype)), torch.nn.init.eye_(torch.empty(shape, dtype=dtype)))
+    for shape, groups in [((6, 3, 3), 1), ((8, 4, 3, 3), 2), ((4, 2, 3, 3, 3), 1)]:
+        a = ft.dirac_(torch.empty(shape, dtype=dtype), groups)
+        b = torch.nn.init.dirac_(torch.empty(shape, dtype=dtype), groups)
+        assert torch.equal(a, b), shape
