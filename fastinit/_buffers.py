@@ -6,6 +6,8 @@ data: a non-contiguous view is filled piece by piece through a bounded
 scratch array so that every element gets the value of its logical C-order
 index, exactly as a contiguous array of the same shape would.
 """
+import operator
+
 import numpy as np
 
 from . import _kernels
@@ -122,11 +124,119 @@ def pieces(arr):
                 yield tmp, first, view
 
 
-def run(arr, offset, kernel):
-    """Call kernel(flat_uint8_bytes, first_element_index) over every piece of arr."""
+class Placement:
+    """Where a local buffer sits in a logical (global) tensor.
+
+    offset: stream index of the global tensor's element 0; global_shape and
+    starts (per axis) when the buffer is the tile ``global[start:start+n, ...]``
+    of an N-dimensional tensor, else None (the buffer's own elements are
+    consecutive from offset)."""
+
+    __slots__ = ("offset", "global_shape", "starts")
+
+    def __init__(self, offset, global_shape=None, starts=None):
+        self.offset = offset
+        self.global_shape = global_shape
+        self.starts = starts
+
+
+def check_global_shape(global_shape):
+    if isinstance(global_shape, (int, np.integer)) and not isinstance(global_shape, (bool, np.bool_)):
+        global_shape = (global_shape,)
+    try:
+        dims = tuple(operator.index(d) for d in global_shape)
+    except TypeError:
+        raise TypeError(f"global_shape must be a tuple of ints, got {global_shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"global_shape must not have negative dimensions, got {dims}")
+    return dims
+
+
+def check_placement(arr, offset, global_shape=None, index=None):
+    """Validate offset / global_shape / index for ``arr``; returns a Placement.
+
+    ``index`` is a tuple with one entry per axis of ``global_shape``: a slice
+    with step 1 (``slice(None)`` for a whole axis; negative bounds count from
+    the end, as in NumPy) or an int, the start of the buffer along that axis.
+    The buffer's shape must be the shape of ``global[index]``."""
+    if global_shape is None:
+        if index is not None:
+            raise ValueError("index= needs global_shape=, the shape of the whole tensor")
+        return Placement(check_offset(offset, arr.size))
+    gshape = check_global_shape(global_shape)
+    total = 1
+    for d in gshape:
+        total *= d
+    off = check_offset(offset, total)
+    if index is None:
+        if tuple(arr.shape) != gshape:
+            raise ValueError(f"buffer has shape {tuple(arr.shape)} but global_shape is {gshape}; "
+                             "pass index= to say which part of the tensor the buffer holds")
+        return Placement(off)
+    if not isinstance(index, tuple):
+        index = (index,)
+    if len(index) != len(gshape):
+        raise ValueError(f"index has {len(index)} entries; global_shape {gshape} has {len(gshape)} axes")
+    if arr.ndim != len(gshape):
+        raise ValueError(f"buffer has {arr.ndim} dimensions; global_shape {gshape} has {len(gshape)} "
+                         "(the buffer must have the shape of global[index])")
+    starts = []
+    for axis, (entry, g, n) in enumerate(zip(index, gshape, arr.shape)):
+        if isinstance(entry, slice):
+            start, stop, step = entry.indices(g)
+            if step != 1:
+                raise ValueError(f"index[{axis}] has step {entry.step}; only step 1 is supported")
+            if stop - start != n and not (n == 0 and stop <= start):
+                raise ValueError(f"index[{axis}] = {entry} spans {max(0, stop - start)} elements of axis "
+                                 f"{axis} (length {g}), but the buffer has {n}")
+        elif isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)):
+            start = int(entry)
+            if not 0 <= start <= g - n:
+                raise ValueError(f"index[{axis}] = {start}: a buffer of {n} elements along axis {axis} "
+                                 f"does not fit in length {g} from there")
+        else:
+            raise TypeError(f"index[{axis}] must be a slice or an int, got {type(entry).__name__}")
+        starts.append(start)
+    return Placement(off, gshape, tuple(starts))
+
+
+def _runs(arr, place):
+    """Yield (sub-array, global stream index of its first element, flat local index of it):
+    sub-arrays whose elements are consecutive in the global tensor's C order."""
+    if place.starts is None:
+        yield arr, place.offset, 0
+        return
+    gshape, starts, shape = place.global_shape, place.starts, arr.shape
+    ndim = len(shape)
+    gstride = [1] * ndim
+    for j in range(ndim - 2, -1, -1):
+        gstride[j] = gstride[j + 1] * gshape[j + 1]
+    # k: the first axis after which the buffer spans whole axes of the tensor
+    k = ndim - 1
+    while k > 0 and shape[k] == gshape[k]:
+        k -= 1
+    if ndim == 0:
+        yield arr, place.offset, 0
+        return
+    run_len = 1
+    for d in shape[k:]:
+        run_len *= d
+    tail = sum(starts[j] * gstride[j] for j in range(k, ndim))
+    for n, idx in enumerate(np.ndindex(*shape[:k])):
+        first = place.offset + tail + sum((starts[j] + i) * gstride[j] for j, i in enumerate(idx))
+        yield arr[idx], first, n * run_len
+
+
+def run(arr, place, kernel):
+    """Call kernel(flat_uint8_bytes, first_stream_index, first_local_index) over every piece of arr.
+
+    ``place``: a Placement, or an int offset (the buffer's elements consecutive from it)."""
     if arr.size == 0:
         return
-    for target, first, dest in pieces(arr):
-        kernel(_flat_bytes(target), offset + first)
-        if dest is not None:
-            dest[...] = target
+    if not isinstance(place, Placement):
+        place = Placement(place)
+    for sub, base, local in _runs(arr, place):
+        for target, first, dest in pieces(sub):
+            kernel(_flat_bytes(target), base + first, local + first)
+            if dest is not None:
+                dest[...] = target

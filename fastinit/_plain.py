@@ -35,11 +35,18 @@ def _active_mask():
     return getattr(_mask_state, "mask", None)
 
 
-def _prepare(buf, seed, generator, stream, offset):
+def _prepare(buf, seed, generator, stream, offset, global_shape=None, index=None):
     arr, code = _buffers.check_float(buf)
     check_source(seed, generator, stream)
-    off = _buffers.check_offset(offset, arr.size)
-    return arr, code, off
+    place = _buffers.check_placement(arr, offset, global_shape, index)
+    return arr, code, place
+
+
+def _mask_for(mask, raw, itemsize, local):
+    """The part of a flat keep-mask that covers ``raw`` (which starts at local element ``local``)."""
+    if mask is None:
+        return None
+    return mask[local: local + raw.shape[0] // itemsize]
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -61,14 +68,18 @@ def _fill_uniform(arr, code, lo, hi, seed, generator, stream, off):
     _check_working_range(code, arr.dtype, a=lo, b=hi, **{"b - a": width})
     s, t = resolve(seed, generator, stream)
     mask = _active_mask()
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_uniform(raw, code, s, t, first, lo, width, mask))
+    size = arr.itemsize
+    _buffers.run(arr, off, lambda raw, first, local: _kernels.fill_uniform(
+        raw, code, s, t, first, lo, width, _mask_for(mask, raw, size, local)))
 
 
 def _fill_normal(arr, code, mean, std, seed, generator, stream, off):
     _check_working_range(code, arr.dtype, mean=mean, std=std, **{"mean + 9 * std": abs(mean) + 9 * std})
     s, t = resolve(seed, generator, stream)
     mask = _active_mask()
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_normal(raw, code, s, t, first, mean, std, mask))
+    size = arr.itemsize
+    _buffers.run(arr, off, lambda raw, first, local: _kernels.fill_normal(
+        raw, code, s, t, first, mean, std, _mask_for(mask, raw, size, local)))
 
 
 def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
@@ -84,15 +95,18 @@ def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
         if mask is not None:
             _kernels.apply_mask(arr.reshape(-1).view(np.uint8), arr.itemsize, mask)
         return
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_trunc(raw, code, s, t, first, params, wide, mask))
+    size = arr.itemsize
+    _buffers.run(arr, off, lambda raw, first, local: _kernels.fill_trunc(
+        raw, code, s, t, first, params, wide, _mask_for(mask, raw, size, local)))
 
 
 def _fill_constant(arr, value):
     pattern = np.asarray(value, dtype=arr.dtype).reshape(1).view(np.uint8)
-    _buffers.run(arr, 0, lambda raw, first: _kernels.fill_pattern(raw, pattern))
+    _buffers.run(arr, 0, lambda raw, first, local: _kernels.fill_pattern(raw, pattern))
 
 
-def uniform_(buf, a=0.0, b=1.0, *, seed=None, generator=None, stream=None, offset=0):
+def uniform_(buf, a=0.0, b=1.0, *, seed=None, generator=None, stream=None, offset=0, global_shape=None,
+             index=None):
     """Fill ``buf`` in place with values from the uniform distribution on ``[a, b)``.
 
     As ``torch.nn.init.uniform_``. Each value is ``a + (b - a) * u`` with ``u``
@@ -112,13 +126,18 @@ def uniform_(buf, a=0.0, b=1.0, *, seed=None, generator=None, stream=None, offse
     stream : int, optional
         Stream id to use instead of the generator's next one (to regenerate a fill).
     offset : int
-        Stream element index of ``buf``'s first element (for shards).
+        Stream element index of ``buf``'s first element (for shards); with
+        ``global_shape``, of the whole tensor's first element.
+    global_shape, index : tuple, optional
+        ``buf`` holds ``global[index]`` of a tensor of shape ``global_shape``
+        (``index``: one slice or start int per axis) and receives exactly
+        those elements of the whole-tensor fill.
 
     Examples
     --------
     >>> w = fastinit.uniform_(np.empty((3, 5), np.float32), -0.1, 0.1, seed=0)
     """
-    arr, code, off = _prepare(buf, seed, generator, stream, offset)
+    arr, code, off = _prepare(buf, seed, generator, stream, offset, global_shape, index)
     a = check_real(a, "a")
     b = check_real(b, "b")
     if not a < b:
@@ -127,7 +146,8 @@ def uniform_(buf, a=0.0, b=1.0, *, seed=None, generator=None, stream=None, offse
     return buf
 
 
-def normal_(buf, mean=0.0, std=1.0, *, seed=None, generator=None, stream=None, offset=0):
+def normal_(buf, mean=0.0, std=1.0, *, seed=None, generator=None, stream=None, offset=0, global_shape=None,
+            index=None):
     """Fill ``buf`` in place with values from ``N(mean, std**2)``.
 
     As ``torch.nn.init.normal_``. Box-Muller over the Philox stream
@@ -140,14 +160,14 @@ def normal_(buf, mean=0.0, std=1.0, *, seed=None, generator=None, stream=None, o
     mean : float
     std : float
         Standard deviation, ``>= 0``.
-    seed, generator, stream, offset
+    seed, generator, stream, offset, global_shape, index
         As in :func:`uniform_`.
 
     Examples
     --------
     >>> w = fastinit.normal_(np.empty((768, 768), np.float32), std=0.02, seed=1)
     """
-    arr, code, off = _prepare(buf, seed, generator, stream, offset)
+    arr, code, off = _prepare(buf, seed, generator, stream, offset, global_shape, index)
     mean = check_real(mean, "mean")
     std = check_real(std, "std")
     if std < 0:
@@ -156,7 +176,8 @@ def normal_(buf, mean=0.0, std=1.0, *, seed=None, generator=None, stream=None, o
     return buf
 
 
-def trunc_normal_(buf, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed=None, generator=None, stream=None, offset=0):
+def trunc_normal_(buf, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed=None, generator=None, stream=None, offset=0,
+                  global_shape=None, index=None):
     """Fill ``buf`` in place from ``N(mean, std**2)`` truncated to ``[a, b]``.
 
     As ``torch.nn.init.trunc_normal_``: ``a`` and ``b`` are absolute bounds, not
@@ -174,14 +195,14 @@ def trunc_normal_(buf, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed=None, generator
         ``>= 0``; with ``std=0`` every value is ``mean`` clipped to ``[a, b]``.
     a, b : float
         Absolute bounds, ``a < b``.
-    seed, generator, stream, offset
+    seed, generator, stream, offset, global_shape, index
         As in :func:`uniform_`.
 
     Examples
     --------
     >>> w = fastinit.trunc_normal_(np.empty((768, 3072), np.float32), std=0.02, seed=3)
     """
-    arr, code, off = _prepare(buf, seed, generator, stream, offset)
+    arr, code, off = _prepare(buf, seed, generator, stream, offset, global_shape, index)
     mean = check_real(mean, "mean")
     std = check_real(std, "std")
     a = check_real(a, "a")
@@ -227,7 +248,7 @@ def ones_(buf):
     return buf
 
 
-def random_bits_(buf, *, seed=None, generator=None, stream=None, offset=0):
+def random_bits_(buf, *, seed=None, generator=None, stream=None, offset=0, global_shape=None, index=None):
     """Fill a uint32 buffer with the raw Philox4x32-10 words, in stream order.
 
     Element ``i`` (flat C-order index plus ``offset``) receives word ``i % 4`` of
@@ -240,7 +261,7 @@ def random_bits_(buf, *, seed=None, generator=None, stream=None, offset=0):
     """
     arr = _buffers.check_uint32(buf)
     check_source(seed, generator, stream)
-    off = _buffers.check_offset(offset, arr.size)
+    place = _buffers.check_placement(arr, offset, global_shape, index)
     s, t = resolve(seed, generator, stream)
-    _buffers.run(arr, off, lambda raw, first: _kernels.fill_bits(raw, s, t, first))
+    _buffers.run(arr, place, lambda raw, first, local: _kernels.fill_bits(raw, s, t, first))
     return buf

@@ -26,17 +26,24 @@ _NORMAL_DISTRIBUTIONS = ("normal", "truncated_normal")
 _VS_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
 
-def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, need=("fan_in", "fan_out")):
+def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, need=("fan_in", "fan_out"),
+           global_shape=None, index=None):
     arr, code = _buffers.check_float(buf)
     check_source(seed, generator, stream)
-    off = _buffers.check_offset(offset, arr.size)
-    if arr.size == 0 and fan_in is None and fan_out is None:
+    place = _buffers.check_placement(arr, offset, global_shape, index)
+    # a shard's fans are the whole tensor's
+    shape = arr.shape if global_shape is None else _buffers.check_global_shape(global_shape)
+    size = 1
+    for d in shape:
+        size *= d
+    if size == 0 and fan_in is None and fan_out is None:
         # nothing to write; torch also returns empty tensors untouched
         check_choice(layout, "layout", ("torch", "keras"))
         fin = fout = 1
     else:
-        fin, fout = fans_of(arr.shape, layout, fan_in, fan_out, need)
-    return arr, code, off, fin, fout
+        fin, fout = fans_of(shape, layout, fan_in, fan_out, need)
+    return arr, code, place, fin, fout
+
 
 
 def _uniform_bound(arr, code, off, bound, seed, generator, stream):
@@ -61,7 +68,8 @@ def _check_gain(gain):
 
 
 def lecun_uniform_(buf, *, seed=None, generator=None, stream=None, offset=0,
-                   layout="torch", fan_in=None, fan_out=None):
+                   layout="torch", fan_in=None, fan_out=None,
+                   global_shape=None, index=None):
     """LeCun uniform: ``U(-bound, bound)`` with ``bound = sqrt(3 / fan_in)`` (variance ``1/fan_in``).
 
     The same as Keras ``LecunUniform`` (given Keras fans, ``layout='keras'``).
@@ -70,8 +78,9 @@ def lecun_uniform_(buf, *, seed=None, generator=None, stream=None, offset=0,
     ----------
     buf : ndarray or writable buffer
         float32, float64, float16 or bfloat16; filled in place and returned.
-    seed, generator, stream, offset
-        As in :func:`fastinit.uniform_`.
+    seed, generator, stream, offset, global_shape, index
+        As in :func:`fastinit.uniform_`; with ``global_shape`` the fans are the
+        whole tensor's.
     layout : {'torch', 'keras'}
         How to read fans from the shape (see :func:`fastinit.compute_fans`).
     fan_in, fan_out : int, optional
@@ -81,13 +90,15 @@ def lecun_uniform_(buf, *, seed=None, generator=None, stream=None, offset=0,
     --------
     >>> w = fastinit.lecun_uniform_(np.empty((128, 64), np.float32), seed=0)
     """
-    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",))
+    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",),
+                                    global_shape, index)
     _uniform_bound(arr, code, off, math.sqrt(3.0 / fin), seed, generator, stream)
     return buf
 
 
 def lecun_normal_(buf, *, distribution="normal", seed=None, generator=None, stream=None, offset=0,
-                  layout="torch", fan_in=None, fan_out=None):
+                  layout="torch", fan_in=None, fan_out=None,
+                  global_shape=None, index=None):
     """LeCun normal: ``N(0, 1/fan_in)``.
 
     ``distribution='truncated_normal'`` gives Keras's ``LecunNormal`` exactly: std
@@ -98,13 +109,15 @@ def lecun_normal_(buf, *, distribution="normal", seed=None, generator=None, stre
     --------
     >>> w = fastinit.lecun_normal_(np.empty((128, 64), np.float32), seed=0)
     """
-    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",))
+    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",),
+                                    global_shape, index)
     _normal_std(arr, code, off, 1.0 / math.sqrt(fin), distribution, seed, generator, stream)
     return buf
 
 
 def xavier_uniform_(buf, gain=1.0, *, seed=None, generator=None, stream=None, offset=0,
-                    layout="torch", fan_in=None, fan_out=None):
+                    layout="torch", fan_in=None, fan_out=None,
+                    global_shape=None, index=None):
     """Xavier/Glorot uniform: ``U(-bound, bound)``, ``bound = gain * sqrt(6 / (fan_in + fan_out))``.
 
     As ``torch.nn.init.xavier_uniform_``; with ``gain=1`` and Keras fans, Keras's
@@ -115,13 +128,15 @@ def xavier_uniform_(buf, gain=1.0, *, seed=None, generator=None, stream=None, of
     >>> w = fastinit.xavier_uniform_(np.empty((256, 128), np.float32), gain=fastinit.calculate_gain("tanh"))
     """
     gain = _check_gain(gain)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out)
+    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
+                                       global_shape=global_shape, index=index)
     _uniform_bound(arr, code, off, gain * math.sqrt(6.0 / (fin + fout)), seed, generator, stream)
     return buf
 
 
 def xavier_normal_(buf, gain=1.0, *, distribution="normal", seed=None, generator=None, stream=None,
-                   offset=0, layout="torch", fan_in=None, fan_out=None):
+                   offset=0, layout="torch", fan_in=None, fan_out=None,
+                   global_shape=None, index=None):
     """Xavier/Glorot normal: ``N(0, std**2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``.
 
     As ``torch.nn.init.xavier_normal_``. ``distribution='truncated_normal'`` gives
@@ -132,7 +147,8 @@ def xavier_normal_(buf, gain=1.0, *, distribution="normal", seed=None, generator
     >>> w = fastinit.xavier_normal_(np.empty((256, 128), np.float32), seed=0)
     """
     gain = _check_gain(gain)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out)
+    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
+                                       global_shape=global_shape, index=index)
     _normal_std(arr, code, off, gain * math.sqrt(2.0 / (fin + fout)), distribution, seed, generator, stream)
     return buf
 
@@ -145,7 +161,8 @@ def _kaiming_gain(a, mode, nonlinearity):
 
 
 def kaiming_uniform_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, seed=None, generator=None,
-                     stream=None, offset=0, layout="torch", fan_in=None, fan_out=None):
+                     stream=None, offset=0, layout="torch", fan_in=None, fan_out=None,
+                     global_shape=None, index=None):
     """He/Kaiming uniform: ``U(-bound, bound)``, ``bound = gain * sqrt(3 / fan_mode)``.
 
     As ``torch.nn.init.kaiming_uniform_``: ``gain = calculate_gain(nonlinearity, a)``,
@@ -167,7 +184,7 @@ def kaiming_uniform_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, seed
     """
     gain, mode = _kaiming_gain(a, mode, nonlinearity)
     arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       needed_fans(mode))
+                                       needed_fans(mode), global_shape, index)
     std = gain / math.sqrt(select_fan(fin, fout, mode))
     _uniform_bound(arr, code, off, math.sqrt(3.0) * std, seed, generator, stream)
     return buf
@@ -175,7 +192,8 @@ def kaiming_uniform_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, seed
 
 def kaiming_normal_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, distribution="normal",
                     seed=None, generator=None, stream=None, offset=0, layout="torch",
-                    fan_in=None, fan_out=None):
+                    fan_in=None, fan_out=None,
+                    global_shape=None, index=None):
     """He/Kaiming normal: ``N(0, std**2)``, ``std = gain / sqrt(fan_mode)``.
 
     As ``torch.nn.init.kaiming_normal_``. ``distribution='truncated_normal'`` gives
@@ -188,14 +206,15 @@ def kaiming_normal_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, distr
     """
     gain, mode = _kaiming_gain(a, mode, nonlinearity)
     arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       needed_fans(mode))
+                                       needed_fans(mode), global_shape, index)
     std = gain / math.sqrt(select_fan(fin, fout, mode))
     _normal_std(arr, code, off, std, distribution, seed, generator, stream)
     return buf
 
 
 def he_uniform_(buf, mode="fan_in", *, seed=None, generator=None, stream=None, offset=0,
-                layout="torch", fan_in=None, fan_out=None):
+                layout="torch", fan_in=None, fan_out=None,
+                global_shape=None, index=None):
     """He uniform for ReLU: ``kaiming_uniform_(buf, mode=mode, nonlinearity='relu')``,
     ``bound = sqrt(6 / fan_mode)`` (Keras ``HeUniform`` with ``layout='keras'``).
 
@@ -204,11 +223,13 @@ def he_uniform_(buf, mode="fan_in", *, seed=None, generator=None, stream=None, o
     >>> w = fastinit.he_uniform_(np.empty((512, 256), np.float32), seed=0)
     """
     return kaiming_uniform_(buf, 0, mode, "relu", seed=seed, generator=generator, stream=stream,
-                            offset=offset, layout=layout, fan_in=fan_in, fan_out=fan_out)
+                            offset=offset, layout=layout, fan_in=fan_in, fan_out=fan_out,
+                            global_shape=global_shape, index=index)
 
 
 def he_normal_(buf, mode="fan_in", *, distribution="normal", seed=None, generator=None, stream=None,
-               offset=0, layout="torch", fan_in=None, fan_out=None):
+               offset=0, layout="torch", fan_in=None, fan_out=None,
+               global_shape=None, index=None):
     """He normal for ReLU: ``N(0, 2 / fan_mode)``.
 
     ``distribution='truncated_normal'`` (with ``layout='keras'``) is Keras's ``HeNormal``.
@@ -219,7 +240,7 @@ def he_normal_(buf, mode="fan_in", *, distribution="normal", seed=None, generato
     """
     return kaiming_normal_(buf, 0, mode, "relu", distribution=distribution, seed=seed,
                            generator=generator, stream=stream, offset=offset, layout=layout,
-                           fan_in=fan_in, fan_out=fan_out)
+                           fan_in=fan_in, fan_out=fan_out, global_shape=global_shape, index=index)
 
 
 glorot_uniform_ = xavier_uniform_
@@ -227,7 +248,8 @@ glorot_normal_ = xavier_normal_
 
 
 def variance_scaling_(buf, scale=1.0, mode="fan_in", distribution="truncated_normal", *, seed=None,
-                      generator=None, stream=None, offset=0, layout="torch", fan_in=None, fan_out=None):
+                      generator=None, stream=None, offset=0, layout="torch", fan_in=None, fan_out=None,
+                      global_shape=None, index=None):
     """Keras ``VarianceScaling``: samples with variance ``scale / max(1, fan)``.
 
     ``fan`` is ``fan_in``, ``fan_out`` or ``(fan_in + fan_out) / 2`` (``mode='fan_avg'``).
@@ -257,7 +279,7 @@ def variance_scaling_(buf, scale=1.0, mode="fan_in", distribution="truncated_nor
     distribution = check_choice(distribution.lower() if isinstance(distribution, str) else distribution,
                                 "distribution", _VS_DISTRIBUTIONS)
     arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       needed_fans(mode))
+                                       needed_fans(mode), global_shape, index)
     fan = select_fan(fin, fout, mode)
     var = scale / max(1.0, fan)
     if distribution == "uniform":
