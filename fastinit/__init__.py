@@ -7,9 +7,10 @@ counter-based Philox4x32-10 stream: every element depends only on
 docs/api.md for the API.
 """
 from ._fans import calculate_gain, compute_fans
-from ._generator import Generator, default_generator, manual_seed, seed
+from ._generator import STREAM_VERSION, Generator, default_generator, manual_seed, name_stream, seed
 from ._alloc import CONSTRUCTORS as _CONSTRUCTORS
 from ._alloc import empty
+from ._files import fill_memmap_, save_random
 from ._prune import apply_mask_, global_prune_magnitude_, prune_magnitude_, prune_n_m_, rewind_
 from ._runtime import get_num_threads, set_num_threads, simd_level
 from ._plain import constant_, normal_, ones_, random_bits_, trunc_normal_, uniform_, zeros_
@@ -31,9 +32,6 @@ globals().update(_CONSTRUCTORS)  # he_uniform((m, n)), uniform(...), ...: alloca
 
 __version__ = "0.1.0"
 
-#: Version of the random stream rule (docs/STREAM.md); bumped whenever any output bit changes.
-STREAM_VERSION = 1
-
 __all__ = [
     "Generator", "default_generator", "manual_seed", "seed",
     "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "random_bits_",
@@ -43,4 +41,5 @@ __all__ = [
     "variance_scaling_", "calculate_gain", "compute_fans", "STREAM_VERSION",
     "set_num_threads", "get_num_threads", "simd_level", "empty",
     "prune_magnitude_", "global_prune_magnitude_", "prune_n_m_", "apply_mask_", "rewind_",
+    "name_stream", "save_random", "fill_memmap_",
 ] + sorted(_CONSTRUCTORS)

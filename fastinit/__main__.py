@@ -1,4 +1,8 @@
-"""Command line: ``fastinit bench [--quick] [--json FILE]`` (also ``python -m fastinit``)."""
+"""Command line (also ``python -m fastinit``):
+
+``fastinit bench [--quick] [--json FILE]``: measure fastinit beside memset, NumPy and PyTorch.
+``fastinit init-checkpoint CONFIG OUT``: write a random-init .safetensors checkpoint from a spec.
+"""
 import argparse
 import sys
 
@@ -6,7 +10,9 @@ import sys
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="fastinit", description="fastinit command line")
-    parser.add_argument("command", choices=["bench"], help="bench: measure fastinit beside memset, NumPy and PyTorch")
+    parser.add_argument("command", choices=["bench", "init-checkpoint"],
+                        help="bench: measure fastinit beside memset, NumPy and PyTorch; "
+                             "init-checkpoint CONFIG OUT: write a random-init .safetensors file from a spec")
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0 if argv else 2
@@ -14,6 +20,9 @@ def main(argv=None):
     if ns.command == "bench":
         from . import bench
         return bench.main(argv[1:])
+    if ns.command == "init-checkpoint":
+        from ._files import init_checkpoint_main
+        return init_checkpoint_main(argv[1:])
     return 2
 
 

@@ -1,11 +1,15 @@
 """Seeds and streams: which Philox key and stream id a fill uses (docs/STREAM.md section 2)."""
+import hashlib
 import os
 import secrets
 import threading
 
 from ._checks import check_uint64
 
-__all__ = ["Generator", "default_generator", "manual_seed", "seed"]
+#: Version of the random stream rule (docs/STREAM.md); bumped whenever any output bit changes.
+STREAM_VERSION = 1
+
+__all__ = ["STREAM_VERSION", "Generator", "default_generator", "manual_seed", "seed", "name_stream"]
 
 
 class Generator:
@@ -133,3 +137,15 @@ def resolve(seed, generator, stream):
     if stream is not None:
         return g.seed, check_uint64(stream, "stream")
     return g.seed, g.next_stream()
+
+
+def name_stream(name):
+    """The stream of the tensor called ``name`` in a named collection (a checkpoint
+    written by ``save_random``, a model materialized by ``fastinit.torch.materialize_``):
+    the first 8 bytes, little-endian, of ``blake2b(name.encode('utf-8'), digest_size=8)``.
+
+    Streams from names make each tensor's values depend only on (seed, name, its
+    own init): adding, removing or reordering other tensors changes nothing."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")

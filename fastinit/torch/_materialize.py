@@ -8,7 +8,6 @@ only on (seed, its name, its shape and init rule): adding a head, or loading
 half the model from a checkpoint, leaves every other tensor's values as they
 were, and any shard can be regenerated alone.
 """
-import hashlib
 import math
 import warnings
 from collections.abc import Mapping
@@ -17,13 +16,9 @@ import torch
 from torch import nn
 
 from .. import _checks
+from .._generator import name_stream
 from . import _functions
 from ._patch import patch
-
-
-def name_stream(name):
-    """The stream materialize_ uses for the tensor of this qualified name."""
-    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 class Materialized:

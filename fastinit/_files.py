@@ -1,0 +1,401 @@
+"""Random-init checkpoints bigger than RAM: fills that go to a file a window at a time.
+
+The file is written through short-lived mappings of one window (64 MiB by
+default): map the window, fill it (the window's elements are a flat range of
+one tensor, so the fill takes ``offset=`` of its first element and the whole
+tensor's fans), flush it, drop it from the page cache, unmap it. The process
+never holds more than one window of the file, so its peak resident memory stays
+at about the interpreter's plus one window, whatever the file's size.
+"""
+import inspect
+import json
+import math
+import mmap
+import os
+import sys
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import _buffers, _checks, _plain, _schemes
+from ._fans import compute_fans
+from ._generator import STREAM_VERSION, Generator, default_generator, name_stream, resolve
+
+__all__ = ["save_random", "fill_memmap_"]
+
+_FILLS = {
+    f.__name__.rstrip("_"): f for f in (
+        _plain.uniform_, _plain.normal_, _plain.trunc_normal_, _plain.constant_, _plain.zeros_, _plain.ones_,
+        _schemes.lecun_uniform_, _schemes.lecun_normal_, _schemes.xavier_uniform_, _schemes.xavier_normal_,
+        _schemes.kaiming_uniform_, _schemes.kaiming_normal_, _schemes.he_uniform_, _schemes.he_normal_,
+        _schemes.variance_scaling_,
+    )
+}
+_FILLS["glorot_uniform"] = _schemes.xavier_uniform_
+_FILLS["glorot_normal"] = _schemes.xavier_normal_
+_DETERMINISTIC = ("constant", "zeros", "ones")
+
+# safetensors dtype names
+_ST_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16"}
+_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
+
+DEFAULT_WINDOW = 64 << 20
+
+
+def _fill_of(init, where):
+    if isinstance(init, str):
+        name = init.rstrip("_")
+        if name not in _FILLS:
+            raise ValueError(f"{where}: unknown init {init!r}; expected one of {sorted(_FILLS)}")
+        return name, _FILLS[name]
+    for name, f in _FILLS.items():
+        if f is init:
+            return name, f
+    raise TypeError(f"{where}: init must be a fill name or a fastinit fill function, got {init!r}")
+
+
+def _dtype_name(dtype, where):
+    if isinstance(dtype, str):
+        name = dtype
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            raise TypeError(f"{where}: dtype must be float32, float64, float16 or bfloat16, got {dtype!r}") from None
+    if name not in _ST_DTYPES:
+        raise TypeError(f"{where}: dtype must be float32, float64, float16 or bfloat16, got {dtype!r}")
+    return name
+
+
+def _window_array(buf, offset_in_buf, count, dtype_name):
+    """A writable 1-D array of ``count`` elements of the dtype at ``offset_in_buf`` of a mapping."""
+    if dtype_name == "bfloat16":
+        raw = np.frombuffer(buf, np.uint16, count, offset_in_buf)
+        return raw.view(_buffers.BFloat16Bits)
+    return np.frombuffer(buf, np.dtype(dtype_name), count, offset_in_buf)
+
+
+class _Progress:
+    """A one-line progress bar on stderr (by default only on a terminal), redrawn at most 10 times a second."""
+
+    def __init__(self, total, label, enabled):
+        self.total, self.label, self.done = max(total, 1), label, 0
+        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
+        self.t0 = self.last = time.perf_counter()
+        self.unit, self.scale = ("GiB", 2 ** 30) if total >= 2 ** 30 else ("MiB", 2 ** 20)
+
+    def add(self, n):
+        self.done += n
+        now = time.perf_counter()
+        if self.enabled and (now - self.last >= 0.1 or self.done >= self.total):
+            self.last = now
+            frac = min(1.0, self.done / self.total)
+            rate = self.done / max(now - self.t0, 1e-9) / 2 ** 20
+            sys.stderr.write(f"\r{self.label} [{'#' * int(30 * frac):<30}] {100 * frac:5.1f}% "
+                             f"{self.done / self.scale:.1f}/{self.total / self.scale:.1f} {self.unit} "
+                             f"{rate:.0f} MiB/s")
+            sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _fill_region(fd, start, shape, dtype_name, fill, name, kwargs, seed, stream, window, progress):
+    """Fill the C-order tensor stored at byte ``start`` of file ``fd``, one mapped window at a time."""
+    itemsize = _ITEMSIZE[dtype_name]
+    count = math.prod(shape)
+    per_window = max(1, window // itemsize)
+    gran = mmap.ALLOCATIONGRANULARITY
+    for e0 in range(0, count, per_window):
+        e1 = min(count, e0 + per_window)
+        lo = start + e0 * itemsize
+        hi = start + e1 * itemsize
+        base = lo - lo % gran
+        mm = mmap.mmap(fd, hi - base, offset=base, access=mmap.ACCESS_WRITE)
+        try:
+            arr = _window_array(mm, lo - base, e1 - e0, dtype_name)
+            if name in _DETERMINISTIC:
+                fill(arr, **kwargs)
+            else:
+                fill(arr, seed=seed, stream=stream, offset=e0, **kwargs)
+            del arr
+            mm.flush()
+        finally:
+            mm.close()
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, base, hi - base, os.POSIX_FADV_DONTNEED)   # written: let the cache go
+        progress.add(hi - lo)
+
+
+def _plan(name, fill, shape, dtype_name, kwargs, where):
+    """Check a tensor's init (raising before any byte is written); returns the kwargs for
+    flat windows, with the whole tensor's fans made explicit for the schemes."""
+    kwargs = dict(kwargs)
+    params = inspect.signature(fill).parameters
+    reserved = ("buf", "seed", "generator", "stream", "offset", "global_shape", "index")
+    unknown = [k for k in kwargs if k not in params or k in reserved]
+    if unknown:
+        raise TypeError(f"{where}: {fill.__name__} does not take {unknown}")
+    if "fan_in" in params and (kwargs.get("fan_in") is None or kwargs.get("fan_out") is None):
+        try:
+            fin, fout = compute_fans(shape, kwargs.get("layout", "torch"))
+        except (TypeError, ValueError):
+            fin = fout = None            # a 0-d or 1-d tensor: the probe below says if fans are missing
+        if fin is not None:
+            kwargs["fan_in"] = fin if kwargs.get("fan_in") is None else kwargs["fan_in"]
+            kwargs["fan_out"] = fout if kwargs.get("fan_out") is None else kwargs["fan_out"]
+    probe = _window_array(bytearray(8), 0, 1, dtype_name)      # one element, as a window would be
+    try:
+        if name in _DETERMINISTIC:
+            fill(probe, **kwargs)
+        else:
+            fill(probe, seed=0, stream=0, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+    return kwargs
+
+
+def _entry(name, entry):
+    """(shape, dtype name, init name, fill, kwargs) from a spec entry:
+    (shape, dtype, init, kwargs) or {'shape': ..., 'dtype': ..., 'init': ..., **kwargs}."""
+    where = f"spec[{name!r}]"
+    if isinstance(entry, Mapping):
+        entry = dict(entry)
+        try:
+            shape, init = entry.pop("shape"), entry.pop("init")
+        except KeyError as exc:
+            raise ValueError(f"{where} needs {exc.args[0]!r}") from None
+        dtype = entry.pop("dtype", "float32")
+        kwargs = entry
+    elif isinstance(entry, (tuple, list)) and len(entry) in (3, 4):
+        shape, dtype, init = entry[:3]
+        kwargs = dict(entry[3]) if len(entry) == 4 and entry[3] is not None else {}
+    else:
+        raise TypeError(f"{where} must be (shape, dtype, init, kwargs) or a dict with shape, dtype, init")
+    shape = _buffers.check_global_shape(shape)
+    dtype_name = _dtype_name(dtype, where)
+    init_name, fill = _fill_of(init, where)
+    return shape, dtype_name, init_name, fill, _plan(init_name, fill, shape, dtype_name, kwargs, where)
+
+
+def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=None, metadata=None):
+    """Write a ``.safetensors`` file of freshly initialized tensors without holding them in memory.
+
+    Parameters
+    ----------
+    spec : mapping
+        ``{name: (shape, dtype, init, kwargs)}`` or ``{name: {'shape': ..., 'dtype': ...,
+        'init': ..., **kwargs}}``. ``init`` is a fill's name (``'normal'``,
+        ``'kaiming_uniform'``, ``'trunc_normal'``, ``'zeros'``, ``'ones'``,
+        ``'constant'``, ...) or a fastinit fill function; ``kwargs`` are its
+        arguments (``std=``, ``a=``, ``mode=``, ``layout=``, ``val=``...). Fans
+        come from each tensor's shape (``layout`` as given, default torch's).
+        dtype: float32, float64, float16 or bfloat16 (no ml_dtypes needed).
+    path : str or os.PathLike
+    seed : int, optional
+        One seed for the file (default: the default generator's seed); tensor
+        ``name`` uses stream ``fastinit.name_stream(name)``, so each tensor's
+        values depend only on (seed, name, its spec), and equal
+        ``init(np.empty(shape, dtype), seed=seed, stream=name_stream(name), **kwargs)``.
+    window_bytes : int
+        Bytes mapped at a time (default 64 MiB): the writer's memory bound.
+    progress : bool, optional
+        A progress bar on stderr (default: when stderr is a terminal).
+    metadata : mapping of str to str, optional
+        Added to the file's ``__metadata__``, beside ``fastinit`` (a JSON record
+        of the seed and of every tensor's init, stream and fans).
+
+    Returns
+    -------
+    dict
+        {name: record} (the same records as in the file's metadata).
+
+    Every entry is checked before the file is created. Tensors are laid out
+    widest dtype first, then in spec order, so each is aligned to its item size.
+    """
+    if not isinstance(spec, Mapping) or not spec:
+        raise TypeError("spec must be a non-empty mapping of tensor names to (shape, dtype, init, kwargs)")
+    window = _checks.check_positive_int(window_bytes, "window_bytes")
+    if window < mmap.ALLOCATIONGRANULARITY:
+        raise ValueError(f"window_bytes must be at least {mmap.ALLOCATIONGRANULARITY}, got {window}")
+    seed = default_generator.seed if seed is None else _checks.check_uint64(seed, "seed")
+    user_meta = {}
+    for k, v in (metadata or {}).items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError("metadata must map str to str (the safetensors format)")
+        if k == "fastinit":
+            raise ValueError("metadata key 'fastinit' is reserved")
+        user_meta[k] = v
+    plans = []
+    for name, entry in spec.items():
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise ValueError(f"tensor names must be non-empty strings other than '__metadata__', got {name!r}")
+        plans.append((name,) + _entry(name, entry))
+    order = sorted(range(len(plans)), key=lambda i: (-_ITEMSIZE[plans[i][2]], i))
+    header, records, offset = {}, {}, 0
+    for i in order:
+        name, shape, dtype_name, init_name, fill, kwargs = plans[i]
+        nbytes = math.prod(shape) * _ITEMSIZE[dtype_name]
+        header[name] = {"dtype": _ST_DTYPES[dtype_name], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        random = init_name not in _DETERMINISTIC
+        records[name] = {"init": init_name, "kwargs": kwargs, "seed": seed if random else None,
+                         "stream": name_stream(name) if random else None, "offset": 0,
+                         "shape": list(shape), "dtype": dtype_name, "stream_version": STREAM_VERSION}
+        offset += nbytes
+    header["__metadata__"] = dict(user_meta, fastinit=json.dumps({"seed": seed, "records": records},
+                                                                 sort_keys=True, separators=(",", ":")))
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-(8 + len(text)) % 8)
+    data_start = 8 + len(text)
+    path = os.fspath(path)
+    bar = _Progress(offset, os.path.basename(path), progress)
+    try:
+        with open(path, "wb+") as f:
+            f.write(len(text).to_bytes(8, "little"))
+            f.write(text)
+            f.truncate(data_start + offset)
+            f.flush()
+            for i in order:
+                name, shape, dtype_name, init_name, fill, kwargs = plans[i]
+                start = data_start + header[name]["data_offsets"][0]
+                _fill_region(f.fileno(), start, shape, dtype_name, fill, init_name, kwargs, seed,
+                             records[name]["stream"], window, bar)
+            os.fsync(f.fileno())
+    finally:
+        bar.close()
+    return records
+
+
+def fill_memmap_(mm, init, *args, seed=None, generator=None, stream=None, window_bytes=DEFAULT_WINDOW,
+                 progress=None, **kwargs):
+    """Fill a ``np.memmap`` in place a window at a time, holding at most one window in memory.
+
+    ``init`` is a fill name or function, with its ``*args``/``**kwargs``; the
+    values equal ``init(np.asarray(mm), ...)`` of an in-memory array of the same
+    shape (fans from ``mm.shape``). The file is written through its own
+    short-lived window mappings, so ``mm``'s mapping is never touched and the
+    process's resident memory stays about one window. ``mm`` must be writable
+    (mode ``'r+'`` or ``'w+'``) and C-contiguous. Returns ``mm``.
+    """
+    if not isinstance(mm, np.memmap) or getattr(mm, "filename", None) is None:
+        raise TypeError(f"mm must be a np.memmap of a file, got {type(mm).__name__}")
+    if mm.mode not in ("r+", "w+"):
+        raise ValueError(f"mm was opened with mode {mm.mode!r}; fill_memmap_ needs 'r+' or 'w+'")
+    if not mm.flags.c_contiguous or mm.base is not None and not isinstance(mm.base, mmap.mmap):
+        raise ValueError("mm must be a whole, C-contiguous np.memmap (not a view of one)")
+    window = _checks.check_positive_int(window_bytes, "window_bytes")
+    if window < mmap.ALLOCATIONGRANULARITY:
+        raise ValueError(f"window_bytes must be at least {mmap.ALLOCATIONGRANULARITY}, got {window}")
+    dtype_name = "bfloat16" if mm.dtype.name == "bfloat16" else _dtype_name(mm.dtype, "mm")
+    name, fill = _fill_of(init, "init")
+    if args:
+        params = [p for p in inspect.signature(fill).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD][1:]
+        if len(args) > len(params):
+            raise TypeError(f"{fill.__name__} takes at most {len(params)} positional arguments after the buffer")
+        for p, value in zip(params, args):
+            if p.name in kwargs:
+                raise TypeError(f"{fill.__name__} got multiple values for argument {p.name!r}")
+            kwargs[p.name] = value
+    shape = tuple(mm.shape)
+    kwargs = _plan(name, fill, shape, dtype_name, kwargs, "fill_memmap_")
+    if name in _DETERMINISTIC:
+        if seed is not None or generator is not None or stream is not None:
+            raise ValueError(f"{name} takes no seed, generator or stream")
+        s = t = None
+    else:
+        if generator is not None and not isinstance(generator, Generator):
+            raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
+        s, t = resolve(seed, generator, stream)          # one stream for the whole file region
+    bar = _Progress(mm.nbytes, os.path.basename(mm.filename), progress)
+    try:
+        with open(mm.filename, "r+b") as f:
+            _fill_region(f.fileno(), mm.offset, shape, dtype_name, fill, name, kwargs, s, t, window, bar)
+    finally:
+        bar.close()
+    return mm
+
+
+def read_spec(path):
+    """Read a checkpoint spec (JSON, or YAML with PyYAML installed) for ``fastinit init-checkpoint``.
+
+    The document has ``tensors`` (name -> {shape, init, dtype?, **kwargs}) and
+    optionally ``seed``, ``dtype`` (the default for tensors), ``layers`` (N: a
+    name containing ``{layer}`` stands for N tensors, layer = 0 .. N-1) and
+    ``metadata`` (str -> str). Returns (spec, seed, metadata)."""
+    path = os.fspath(path)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise ImportError(f"{path} is YAML: pip install pyyaml (or write the spec as JSON)") from None
+        doc = yaml.safe_load(text)
+    else:
+        doc = json.loads(text)
+    if not isinstance(doc, dict) or not isinstance(doc.get("tensors"), dict):
+        raise ValueError(f"{path}: expected a mapping with a 'tensors' mapping")
+    unknown = set(doc) - {"tensors", "seed", "dtype", "layers", "metadata"}
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
+    default_dtype = doc.get("dtype", "float32")
+    layers = doc.get("layers")
+    if layers is not None and (not isinstance(layers, int) or isinstance(layers, bool) or layers < 0):
+        raise ValueError(f"{path}: layers must be a non-negative int, got {layers!r}")
+    spec = {}
+    for name, entry in doc["tensors"].items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: tensors[{name!r}] must be a mapping with shape and init")
+        entry = dict(entry)
+        entry.setdefault("dtype", default_dtype)
+        if "{layer}" in name:
+            if layers is None:
+                raise ValueError(f"{path}: {name!r} uses {{layer}} but the spec has no 'layers'")
+            for i in range(layers):
+                spec[name.replace("{layer}", str(i))] = entry
+        else:
+            spec[name] = entry
+    meta = doc.get("metadata")
+    return spec, doc.get("seed"), meta
+
+
+def init_checkpoint_main(argv=None):
+    """``fastinit init-checkpoint CONFIG OUT``: write a random-init .safetensors checkpoint."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="fastinit init-checkpoint",
+                                     description="Write a .safetensors checkpoint of freshly initialized tensors "
+                                                 "described by a JSON or YAML spec, a mapped window at a time.")
+    parser.add_argument("config", help="the spec: JSON, or YAML (needs pyyaml); see docs/checkpoint-spec.yaml")
+    parser.add_argument("out", help="the .safetensors file to write")
+    parser.add_argument("--seed", type=int, help="overrides the spec's seed")
+    parser.add_argument("--window-mib", type=int, default=DEFAULT_WINDOW >> 20,
+                        help="MiB of the file mapped at a time, the writer's memory bound (default 64)")
+    parser.add_argument("--dry-run", action="store_true", help="check the spec and print the plan; write nothing")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    ns = parser.parse_args(argv)
+    try:
+        spec, seed, meta = read_spec(ns.config)
+        seed = ns.seed if ns.seed is not None else seed
+        if seed is None:
+            seed = default_generator.seed
+        if ns.dry_run:
+            plans = {name: _entry(name, entry) for name, entry in spec.items()}
+            total = sum(math.prod(p[0]) * _ITEMSIZE[p[1]] for p in plans.values())
+            params = sum(math.prod(p[0]) for p in plans.values())
+            print(f"{len(plans)} tensors, {params:,} parameters, {total / 2 ** 30:.2f} GiB, seed {seed}")
+            return 0
+        t0 = time.perf_counter()
+        records = save_random(spec, ns.out, seed=seed, window_bytes=ns.window_mib << 20,
+                              progress=False if ns.quiet else None, metadata=meta)
+    except (OSError, ValueError, TypeError, ImportError) as exc:
+        print(f"fastinit init-checkpoint: error: {exc}", file=sys.stderr)
+        return 1
+    if not ns.quiet:
+        size = os.path.getsize(ns.out)
+        params = sum(math.prod(r["shape"]) for r in records.values())
+        print(f"wrote {ns.out}: {len(records)} tensors, {params:,} parameters, {size / 2 ** 30:.2f} GiB "
+              f"in {time.perf_counter() - t0:.1f} s (seed {seed})")
+    return 0
