@@ -211,7 +211,6 @@ def test_cli_errors_and_dry_run(tmp_path, capsys):
 
 def test_the_sample_spec_in_docs_describes_tinyllama():
     pytest.importorskip("yaml")
-    from fastinit.__main__ import main
     sample = os.path.join(TESTS_DIR, os.pardir, "docs", "checkpoint-spec.yaml")
     if not os.path.exists(sample):
         pytest.skip("docs/ not present (installed package)")

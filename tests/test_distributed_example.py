@@ -1,0 +1,22 @@
+"""docs/distributed.md's torch.distributed example (issue 8, item 5): two
+processes with the gloo backend on loopback each fill their own shards; the
+gathered tensors equal a single-process fill. Skips without PyTorch."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch.distributed")
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples", "distributed_torch.py")
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_gloo_ranks_fill_their_shards(world):
+    if not os.path.exists(EXAMPLE):
+        pytest.skip("examples/ not present")
+    out = subprocess.run([sys.executable, EXAMPLE, str(world)], capture_output=True, text=True, timeout=300,
+                         cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{world} ranks: gathered shards equal the single-process fill" in out.stdout
