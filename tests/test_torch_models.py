@@ -88,17 +88,51 @@ def test_patch_for_the_whole_process_and_back():
         ft.patch("yes")
 
 
-def test_patch_catches_a_module_imported_while_patched():
+def test_unpatching_restores_library_copies_and_keeps_deliberate_user_imports():
     import types
-    with ft.patch():
-        late = types.ModuleType("late_user_module")
-        late.xavier_uniform_ = torch.nn.init.xavier_uniform_     # `from torch.nn.init import ...` now
-        sys.modules["late_user_module"] = late
-        assert late.xavier_uniform_ is ft.xavier_uniform_
+    lib = types.ModuleType("torch._fastinit_test_late")        # a torch module imported while patched
+    user = types.ModuleType("fastinit_test_user")               # a user's deliberate fastinit import
+    user.kaiming_uniform_ = ft.kaiming_uniform_
+    sys.modules["fastinit_test_user"] = user
     try:
-        assert late.xavier_uniform_ is _functions.TORCH_FUNCTIONS["xavier_uniform_"]
+        with ft.patch():
+            lib.xavier_uniform_ = torch.nn.init.xavier_uniform_  # `from torch.nn.init import ...` now
+            sys.modules[lib.__name__] = lib
+            assert lib.xavier_uniform_ is ft.xavier_uniform_
+        assert lib.xavier_uniform_ is _functions.TORCH_FUNCTIONS["xavier_uniform_"]
+        assert user.kaiming_uniform_ is ft.kaiming_uniform_
     finally:
-        del sys.modules["late_user_module"]
+        sys.modules.pop(lib.__name__, None)
+        sys.modules.pop("fastinit_test_user", None)
+
+
+def test_patch_blocks_count_across_threads_and_nesting():
+    import threading
+    entered, release = threading.Event(), threading.Event()
+
+    def first():
+        with ft.patch():
+            entered.set()
+            release.wait(10)
+
+    t = threading.Thread(target=first)
+    t.start()
+    entered.wait(10)
+    with ft.patch():
+        release.set()
+        t.join()
+        assert ft.is_patched()          # the other thread's block closed; ours is still open
+    assert not ft.is_patched() and torch.nn.init.normal_ is _functions.TORCH_FUNCTIONS["normal_"]
+    with ft.patch():
+        ft.patch()                       # a process-wide call inside a block outlives the block
+    try:
+        assert ft.is_patched()
+        with ft.patch(False):
+            assert not ft.is_patched()
+        assert ft.is_patched()
+    finally:
+        ft.patch(False)
+    assert not ft.is_patched()
 
 
 @pytest.mark.parametrize("build,expected", [
@@ -124,6 +158,20 @@ def test_modules_initialize_through_fastinit_under_patch(build, expected, count_
     count_fills.clear()
     build()                                       # unpatched: torch's own functions, no fastinit call
     assert not count_fills
+
+
+def test_no_torch_random_kernel_runs_under_patch(monkeypatch):
+    calls = collections.Counter()
+    for op in ("uniform_", "normal_", "bernoulli_", "random_"):
+        real = getattr(torch.Tensor, op)
+        monkeypatch.setattr(torch.Tensor, op, lambda self, *a, _op=op, _real=real, **k: (
+            calls.update([_op]), _real(self, *a, **k))[1])
+    with ft.patch():
+        nn.Sequential(nn.Embedding(30, 16), nn.TransformerEncoderLayer(16, 2, 32), nn.Conv2d(3, 4, 3),
+                      nn.Linear(16, 4))
+    assert not calls
+    nn.Linear(4, 4)
+    assert calls["uniform_"] == 2                       # the counter does see torch's own init
 
 
 def test_patched_module_values_are_fastinit_values():
@@ -457,3 +505,190 @@ def test_prune_and_rewind_errors_change_nothing():
         ft.rewind_(model, good, records=records)
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+# ---------------------------------------------------------------------------
+# What the review of this layer found (each was a reproducer first)
+
+def test_fills_bump_autograd_version_like_torch():
+    w = torch.ones(3, requires_grad=True)
+    y = (w * w).sum()
+    with torch.no_grad():
+        ft.normal_(w)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_inference_tensors_and_subclasses_go_to_torch():
+    with torch.inference_mode():
+        t = torch.empty(4)
+    with pytest.raises(RuntimeError, match="[Ii]nference"):
+        torch.nn.init.normal_(t)
+    with pytest.raises(RuntimeError, match="[Ii]nference"):
+        ft.normal_(t)
+    seen = []
+
+    class Logged(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            seen.append(getattr(func, "__name__", str(func)))
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    x = torch.empty(4, 4).as_subclass(Logged)
+    ft.kaiming_uniform_(x)
+    assert "kaiming_uniform_" in seen       # torch's own function ran, and dispatched to the subclass
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.normal_(torch.empty(3), 0.0, float("nan")),
+    lambda m: m.uniform_(torch.empty(3), -float("inf"), float("inf")),
+    lambda m: m.uniform_(torch.empty(3, dtype=torch.float16), -1e5, 1e5),
+    lambda m: m.trunc_normal_(torch.empty(3), 0.0, 1.0, 2.0, -2.0),
+    lambda m: m.sparse_(torch.empty(4, 4), 0.5, float("nan")),
+    lambda m: m.xavier_uniform_(torch.empty(0, 0)),
+    lambda m: m.uniform_(torch.empty(1, 5).expand(4, 5)),
+    lambda m: m.eye_(torch.empty(2, 3, 4, device="meta")),
+    lambda m: m.dirac_(torch.empty(3, 2, 3, device="meta"), 2),
+])
+def test_error_classes_match_torch(call):
+    def outcome(module):
+        g = torch.Generator().manual_seed(3)
+        state = g.get_state()
+        try:
+            with torch.no_grad():
+                call(module)
+        except Exception as exc:  # noqa: BLE001 - the class is what is compared
+            return type(exc), torch.equal(state, g.get_state())
+        return None, True
+
+    theirs, ours = outcome(torch.nn.init), outcome(ft)
+    assert theirs[0] is not None and ours[0] is theirs[0]
+
+
+@pytest.mark.filterwarnings("ignore:mean is more than 2 std")
+def test_a_failed_call_does_not_advance_the_generator():
+    g = torch.Generator().manual_seed(fresh_seed())
+    state = g.get_state()
+    for bad in (lambda: ft.normal_(torch.empty(3), 0.0, -1.0, generator=g),
+                lambda: ft.uniform_(torch.empty(3), 0.0, float("inf"), generator=g),
+                lambda: ft.trunc_normal_(torch.empty(3), 0.0, 1.0, 50.0, 60.0, generator=g)):
+        with pytest.raises(RuntimeError):
+            bad()
+        assert torch.equal(state, g.get_state())
+
+
+def test_records_of_numpy_arguments_are_json_and_saves_are_atomic(tmp_path):
+    with ft.patch():
+        model = nn.Linear(8, 4)
+    ft.normal_(model.weight, 0, np.float32(0.02))
+    ft.uniform_(model.bias, torch.tensor(-0.1), np.float64(0.1))
+    path = tmp_path / "init.json"
+    ft.save_init_records(model, path)
+    good = path.read_text()
+    records = ft.load_init_records(path)
+    assert records["weight"]["args"]["std"] == pytest.approx(0.02)
+    with pytest.raises(TypeError):
+        ft.save_init_records({"x": {"bad": object()}}, path)
+    assert path.read_text() == good
+
+
+def test_init_records_leave_out_parameters_rewritten_since():
+    with ft.patch():
+        torch.manual_seed(fresh_seed())
+        model = MLP()
+    with torch.no_grad():
+        model.fc2.weight.normal_(0, 0.02)            # not through fastinit: the record is stale
+        model.fc3.weight.data.uniform_(-1, 1)
+    with pytest.warns(RuntimeWarning, match="fc2.weight"):
+        records = ft.init_records(model)
+    assert "fc1.weight" in records and "fc2.weight" not in records and "fc3.weight" not in records
+    masks = ft.prune_(model, 0.5, names=["fc2.weight"])
+    with pytest.raises(ValueError, match="fc2.weight"):
+        ft.rewind_(model, masks, records=records)
+
+
+def test_rewind_checks_every_record_before_writing():
+    with ft.patch():
+        torch.manual_seed(fresh_seed())
+        model = nn.Sequential(nn.Linear(6, 6), nn.Linear(6, 6))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    masks = {n: torch.ones(p.shape, dtype=torch.bool) for n, p in model.named_parameters() if p.dim() == 2}
+    records = ft.init_records(model)
+    for bad in (dict(records["1.weight"], fill="gamma"), dict(records["1.weight"], params={"a": -1.0}),
+                dict(records["1.weight"], stream_version=-1)):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        after_add = {k: v.clone() for k, v in model.state_dict().items()}
+        with pytest.raises(ValueError, match="1.weight"):
+            ft.rewind_(model, masks, records=dict(records, **{"1.weight": bad}))
+        assert all(torch.equal(v, after_add[k]) for k, v in model.state_dict().items())
+    ft.rewind_(model, masks, records=records)
+    assert torch.equal(model[0].weight, before["0.weight"])
+
+
+class TwoWrites(nn.Module):
+    """A reset that writes one tensor twice (a base init, then a rescale): its last write counts."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 16)
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        ft.normal_(self.proj.weight, 0.0, 0.02)
+        ft.normal_(self.proj.weight, 0.0, 0.004)
+
+
+def test_materialize_two_writes_in_one_reset_and_real_tensors_in_reset_modules():
+    with torch.device("meta"):
+        model = nn.ModuleDict({"t": TwoWrites(), "bn": nn.BatchNorm1d(3)})
+    model["bn"].running_mean = torch.full((3,), 5.0)      # real, in a module whose reset runs
+    report = ft.materialize_(model, seed=fresh_seed())
+    assert ft.init_record(model["t"].proj.weight)["params"]["std"] == 0.004
+    assert report.writes["t.proj.weight"] == 2
+    assert torch.equal(model["bn"].running_mean, torch.full((3,), 5.0))
+    assert float(model["bn"].running_var.sum()) == 3.0
+
+
+def test_materialize_state_dict_aliases_and_real_targets():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10, 4)
+            self.head = nn.Linear(4, 10, bias=False)
+            self.head.weight = self.emb.weight
+
+    sd = {"head.weight": torch.full((10, 4), 3.0)}        # the tied tensor, under its second name
+    with torch.device("meta"):
+        model = Tied()
+    report = ft.materialize_(model, state_dict=sd)
+    assert report.loaded == ["emb.weight"] and report.unexpected == []
+    assert torch.equal(model.emb.weight, sd["head.weight"]) and model.head.weight is model.emb.weight
+    with pytest.raises(ValueError, match="head.weight"):
+        with torch.device("meta"):
+            again = Tied()
+        ft.materialize_(again, state_dict={"head.weight": torch.zeros(4, 10)})
+    with torch.device("meta"):
+        part = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+    part[1] = nn.Linear(3, 3)                              # already real
+    ft.materialize_(part, state_dict={"1.weight": torch.full((3, 3), 7.0)})
+    assert torch.equal(part[1].weight, torch.full((3, 3), 7.0))
+
+
+def test_materialize_reports_what_a_parent_reset_left_unwritten():
+    class Parent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.scale = nn.Module()
+            self.scale.s = nn.Parameter(torch.ones(4))
+
+        def reset_parameters(self):
+            ft.zeros_(self.fc.bias)
+
+    with torch.device("meta"):
+        model = Parent()
+    with pytest.warns(RuntimeWarning, match="scale.s"):
+        report = ft.materialize_(model, seed=1)
+    assert report.untouched == ["scale.s"] and "fc.bias" in report.initialized

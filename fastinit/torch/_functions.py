@@ -24,7 +24,9 @@ Every fill through fastinit leaves a small record on the tensor it filled
 fans, so ``rewind_`` can regenerate the values later with no stored copy.
 """
 import math
+import numbers
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -72,9 +74,11 @@ class _Context:
 
     names: id(tensor) -> qualified name, for the tensors materialize_ allocated;
     keep: ids of tensors that must not be written (loaded from a state_dict, or
-    already real before materialize_); first_wins: skip a tensor already written
-    in this pass (the reset pass runs parents before children, so the first
-    write is the one eager construction would have kept)."""
+    already real before materialize_); first_wins: the reset pass runs parents
+    before children, and a tensor written by one module's reset is skipped by
+    every later module's (the parent's write is the one eager construction,
+    which resets children first, would have kept); owner: the module whose
+    reset is running (it may write its tensors several times)."""
 
     def __init__(self, seed, names, keep, first_wins, stream_of):
         self.seed = seed
@@ -82,7 +86,9 @@ class _Context:
         self.keep = keep
         self.first_wins = first_wins
         self.stream_of = stream_of
+        self.owner = None
         self.written = {}               # id -> number of writes by init functions
+        self.written_by = {}            # id -> the module whose reset wrote it first
 
     def claim(self, tensor):
         """(skip, source): whether to leave the tensor alone, else its (seed, stream) or None."""
@@ -92,8 +98,9 @@ class _Context:
         name = self.names.get(key)
         if name is None:
             return False, None          # a temporary (e.g. a float32 scratch): the usual rule
-        if self.first_wins and key in self.written:
+        if self.first_wins and self.written_by.get(key, self.owner) is not self.owner:
             return True, None
+        self.written_by.setdefault(key, self.owner)
         self.written[key] = self.written.get(key, 0) + 1
         return False, (self.seed, self.stream_of(name))
 
@@ -145,7 +152,8 @@ def _record(tensor, fill, params, scheme, args, seed=None, stream=None):
     if tensor.dim() >= 2:
         fans = _fans(tensor)
     rec = {
-        "scheme": scheme, "args": args, "fill": fill, "params": params,
+        "scheme": scheme, "args": {k: _plain_value(v) for k, v in args.items()}, "fill": fill,
+        "params": {k: _plain_value(v) for k, v in params.items()},
         "seed": seed, "stream": stream, "offset": 0,
         "fan_in": None if fans is None else fans[0], "fan_out": None if fans is None else fans[1],
         "shape": list(tensor.shape), "dtype": str(tensor.dtype).replace("torch.", ""),
@@ -181,9 +189,37 @@ def init_record(tensor):
 # ---------------------------------------------------------------------------
 # Tensors as NumPy views, fans
 
+_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
+_has_internal_overlap = getattr(torch, "_debug_has_internal_overlap", lambda t: 0)
+_increment_version = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
+
+
+def _plain_tensor(tensor):
+    """A tensor of torch's own classes (subclasses, e.g. with __torch_function__, go to torch)."""
+    return type(tensor) in _PLAIN_TYPES
+
+
+def _overlaps(tensor):
+    """Whether two elements of the tensor share memory (an expand()ed view, say)."""
+    verdict = _has_internal_overlap(tensor)       # 0: no, 1: yes, 2: torch cannot tell quickly
+    if verdict != 2:
+        return verdict == 1
+    dims = sorted((st, sz) for st, sz in zip(tensor.stride(), tensor.shape) if sz > 1)
+    reach = 0                                     # furthest offset the smaller-stride dims reach
+    for stride, size in dims:
+        if stride <= reach:
+            return True
+        reach += stride * (size - 1)
+    return False
+
+
 def _view(tensor):
-    """A zero-copy NumPy view of a CPU tensor we can fill, or None (then torch fills it)."""
-    if not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu" or tensor.layout != torch.strided:
+    """A zero-copy NumPy view of a CPU tensor we can fill, or None (then torch's function runs):
+    strided CPU tensors of torch's own classes, not inference tensors, with no element stored
+    twice (torch refuses to fill those, and so do we by handing them to it)."""
+    if not _plain_tensor(tensor) or tensor.device.type != "cpu" or tensor.layout != torch.strided:
+        return None
+    if tensor.is_inference() or _overlaps(tensor):
         return None
     t = tensor.detach()
     if t.dtype in _NUMPY_DTYPES:
@@ -194,7 +230,27 @@ def _view(tensor):
 
 
 def _is_meta(tensor):
-    return isinstance(tensor, torch.Tensor) and tensor.device.type == "meta" and tensor.is_floating_point()
+    return _plain_tensor(tensor) and tensor.device.type == "meta" and tensor.is_floating_point()
+
+
+def _written(tensor):
+    """Tell autograd the tensor changed in place (as torch's own in-place fills do), so a
+    backward pass through a value saved before the write raises instead of going wrong."""
+    if _increment_version is not None:
+        _increment_version(tensor)
+
+
+def _plain_value(value):
+    """A JSON-friendly copy of an argument (NumPy and 0-d torch numbers become Python numbers)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return repr(value)
 
 
 def _handled(tensor):
@@ -252,17 +308,34 @@ def regenerate(tensor, rec):
     return tensor
 
 
+def _probe(arr):
+    """An empty array of arr's dtype: a fill on it checks every parameter and writes nothing."""
+    if isinstance(arr, _buffers.BFloat16Bits):
+        return np.empty(0, np.uint16).view(_buffers.BFloat16Bits)
+    return np.empty(0, arr.dtype)
+
+
+def _checked(kind, params, arr):
+    """fastinit's parameter checks, with torch's error class for bad values (RuntimeError)."""
+    try:
+        fill(_probe(arr), kind, params, 0, 0)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
 def _random(tensor, generator, kind, params, scheme, args, fallback):
-    """One random fill through fastinit: resolve the source, write, record."""
+    """One random fill through fastinit: check, resolve the source, write, record."""
     if _is_meta(tensor):
         return tensor
     arr = _view(tensor)
     if arr is None:
         return fallback()
+    _checked(kind, params, arr)                 # before the generator is touched
     skip, seed, stream = _resolve(tensor, generator)
     if skip or tensor.numel() == 0:
         return tensor
     fill(arr, kind, params, seed, stream)
+    _written(tensor)
     _record(tensor, kind, params, scheme, args, seed, stream)
     return tensor
 
@@ -275,6 +348,11 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     if _handled(tensor):
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+        if tensor.dtype in (torch.float16, torch.bfloat16):
+            top = torch.finfo(tensor.dtype).max
+            for name, value in (("from", a), ("to", b)):
+                if not -top <= value <= top:
+                    raise RuntimeError(f"{name} is out of bounds for {tensor.dtype}")
         if a == b:
             return constant_(tensor, a)
     return _random(tensor, generator, "uniform", {"a": float(a), "b": float(b)}, "uniform_",
@@ -284,7 +362,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """``torch.nn.init.normal_``: N(mean, std**2), through fastinit for CPU float tensors."""
-    if _handled(tensor) and std < 0:
+    if _handled(tensor) and not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     return _random(tensor, generator, "normal", {"mean": float(mean), "std": float(std)}, "normal_",
                    {"mean": mean, "std": std},
@@ -295,6 +373,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """``torch.nn.init.trunc_normal_``: N(mean, std**2) truncated to [a, b] (absolute bounds).
 
     fastinit samples it by an exact inverse CDF, with no pile-up at far bounds."""
+    if _handled(tensor):
+        if (mean < a - 2 * std) or (mean > b + 2 * std):
+            warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                          "The distribution of values may be incorrect.", stacklevel=2)
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
     params = {"mean": float(mean), "std": float(std), "a": float(a), "b": float(b)}
     return _random(tensor, generator, "trunc_normal", params, "trunc_normal_", dict(params),
                    lambda: TORCH_FUNCTIONS["trunc_normal_"](tensor, mean, std, a, b, generator=generator))
@@ -307,6 +391,17 @@ def _deterministic(tensor, kind, params, scheme, args, run):
     if _view(tensor) is not None and tensor.numel() > 0:
         _record(tensor, kind, params, scheme, args)
     return out
+
+
+def _meta_checks(kind, tensor, groups=1):
+    """torch's shape checks of eye_ and dirac_, for meta tensors (which are not written)."""
+    if kind == "eye" and tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if kind == "dirac":
+        if tensor.ndimension() not in (3, 4, 5):
+            raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+        if tensor.size(0) % groups != 0:
+            raise ValueError("dim 0 must be divisible by groups")
 
 
 def constant_(tensor, val):
@@ -329,11 +424,15 @@ def zeros_(tensor):
 
 def eye_(tensor):
     """``torch.nn.init.eye_`` (torch's own fill: deterministic)."""
+    if _is_meta(tensor):
+        _meta_checks("eye", tensor)
     return _deterministic(tensor, "eye", {}, "eye_", {}, lambda: TORCH_FUNCTIONS["eye_"](tensor))
 
 
 def dirac_(tensor, groups=1):
     """``torch.nn.init.dirac_`` (torch's own fill: deterministic)."""
+    if _is_meta(tensor):
+        _meta_checks("dirac", tensor, groups)
     return _deterministic(tensor, "dirac", {"groups": groups}, "dirac_", {"groups": groups},
                           lambda: TORCH_FUNCTIONS["dirac_"](tensor, groups))
 
@@ -343,7 +442,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     if not _handled(tensor):
         return TORCH_FUNCTIONS["xavier_uniform_"](tensor, gain, generator=generator)
     fin, fout = _fans(tensor)
-    bound = gain * math.sqrt(6.0 / float(fin + fout)) if tensor.numel() else 0.0
+    bound = gain * math.sqrt(6.0 / float(fin + fout))      # (0, 0): ZeroDivisionError, as torch
     return _random(tensor, generator, "uniform", {"a": -bound, "b": bound}, "xavier_uniform_",
                    {"gain": gain}, None)
 
@@ -353,7 +452,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     if not _handled(tensor):
         return TORCH_FUNCTIONS["xavier_normal_"](tensor, gain, generator=generator)
     fin, fout = _fans(tensor)
-    std = gain * math.sqrt(2.0 / float(fin + fout)) if tensor.numel() else 0.0
+    std = gain * math.sqrt(2.0 / float(fin + fout))
     return _random(tensor, generator, "normal", {"mean": 0.0, "std": std}, "xavier_normal_",
                    {"gain": gain}, None)
 
@@ -446,10 +545,14 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     if tensor.numel() == 0 or _is_meta(tensor):
         return tensor
+    _checked("normal", {"mean": 0.0, "std": float(std)}, _view(tensor))
+    if not std >= 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     skip, seed, stream = _resolve(tensor, generator)
     if skip:
         return tensor
     _sparse_fill(tensor, sparsity, std, seed, stream)
+    _written(tensor)
     _record(tensor, "sparse", {"sparsity": float(sparsity), "std": float(std)}, "sparse_",
             {"sparsity": sparsity, "std": std}, seed, stream)
     return tensor

@@ -8,12 +8,14 @@ initial weights stored anywhere.
 """
 import json
 import os
+import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import _plain, _prune
+from .._generator import STREAM_VERSION
 from . import _functions
 
 _RANDOM = ("uniform", "normal", "trunc_normal")
@@ -26,17 +28,57 @@ def _check_model(model):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
-def init_records(model):
+_VERIFY_PREFIX = 4096          # elements compared with a regenerated prefix
+_VERIFY_WHOLE = 1 << 22        # structured inits (orthogonal, sparse, eye, dirac) regenerated whole up to this
+
+
+def _matches(p, rec):
+    """Whether the parameter still holds what its record says was written (checked on a prefix)."""
+    try:
+        _check_record("", rec, p)
+    except ValueError:
+        return False
+    dtype = _DTYPES[rec["dtype"]]
+    with torch.no_grad():
+        flat = p.detach().reshape(-1)
+        if rec["fill"] in _RANDOM:
+            k = min(flat.numel(), _VERIFY_PREFIX)
+            scratch = torch.empty(k, dtype=dtype)
+            _functions.fill(_functions._view(scratch), rec["fill"], rec["params"], rec["seed"], rec["stream"],
+                            rec["offset"])
+            return torch.equal(scratch.to(p.dtype), flat[:k])
+        if rec["fill"] == "constant":
+            return bool((flat == torch.tensor(rec["params"]["val"], dtype=dtype).to(p.dtype)).all())
+        if p.numel() > _VERIFY_WHOLE:
+            return True                # too big to regenerate just to check; trusted
+        again = _functions.regenerate(torch.empty(p.shape, dtype=dtype), rec)
+        return torch.equal(again.to(p.dtype), p.detach())
+
+
+def init_records(model, *, verify=True):
     """{parameter name: record} for every parameter of ``model`` that fastinit initialized.
 
     The records are plain JSON-serializable dicts (see ``init_record``): save
-    them beside a checkpoint with ``save_init_records`` to rewind later."""
+    them beside a checkpoint with ``save_init_records`` to rewind later. Call
+    it right after initialization: with ``verify=True`` each record is checked
+    against the parameter's current values (a regenerated prefix of 4096
+    elements), and a parameter that something else rewrote since fastinit
+    initialized it (``.data.normal_()``, a slice, torch's own functions) is
+    left out with a warning, so a later ``rewind_`` cannot restore values the
+    model never started from."""
     _check_model(model)
-    out = {}
+    out, stale = {}, []
     for name, p in model.named_parameters():
         rec = _functions.init_record(p)
-        if rec is not None:
-            out[name] = rec
+        if rec is None:
+            continue
+        if verify and not _matches(p, rec):
+            stale.append(name)
+            continue
+        out[name] = rec
+    if stale:
+        warnings.warn(f"init_records: {stale} no longer hold what fastinit wrote (rewritten since, or already "
+                      "trained); their records are left out", RuntimeWarning, stacklevel=2)
     return out
 
 
@@ -45,8 +87,12 @@ def save_init_records(model_or_records, path):
     records = init_records(model_or_records) if isinstance(model_or_records, nn.Module) else model_or_records
     if not isinstance(records, dict):
         raise TypeError("save_init_records takes a torch.nn.Module or a dict of records")
-    with open(os.fspath(path), "w", encoding="utf-8") as f:
-        json.dump({"fastinit_init_records": 1, "records": records}, f, indent=1, sort_keys=True)
+    text = json.dumps({"fastinit_init_records": 1, "records": records}, indent=1, sort_keys=True)
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:     # a failed save leaves the old file whole
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def load_init_records(path):
@@ -140,8 +186,22 @@ def apply_masks_(model, masks):
     return model
 
 
+_PARAMS = {"uniform": ("a", "b"), "normal": ("mean", "std"), "trunc_normal": ("mean", "std", "a", "b"),
+           "constant": ("val",), "eye": (), "dirac": ("groups",), "orthogonal": ("gain",),
+           "sparse": ("sparsity", "std")}
+
+
 def _check_record(name, rec, p):
-    if not isinstance(rec, dict) or "fill" not in rec:
+    if not isinstance(rec, dict) or rec.get("fill") not in _PARAMS or not isinstance(rec.get("params"), dict):
+        raise ValueError(f"the init record of {name!r} is not a fastinit record (fill {rec.get('fill')!r})"
+                         if isinstance(rec, dict) else f"the init record of {name!r} is not a fastinit record")
+    missing = [k for k in _PARAMS[rec["fill"]] if k not in rec["params"]]
+    if missing:
+        raise ValueError(f"the init record of {name!r} lacks parameters {missing}")
+    if rec.get("stream_version") != STREAM_VERSION:
+        raise ValueError(f"the init record of {name!r} was made with stream version {rec.get('stream_version')}; "
+                         f"this fastinit generates version {STREAM_VERSION}")
+    if not isinstance(rec.get("shape"), list) or not isinstance(rec.get("offset", 0), int):
         raise ValueError(f"the init record of {name!r} is not a fastinit record")
     if list(rec["shape"]) != list(p.shape):
         raise ValueError(f"the init record of {name!r} is for shape {tuple(rec['shape'])}, "

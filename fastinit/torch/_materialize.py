@@ -71,17 +71,16 @@ class GPT2Recipe:
         self.residual = tuple(residual)
 
     def prepare(self, model):
-        """Fix n_layers from the model when it was not given."""
-        if self.n_layers is None:
-            lengths = [len(m) for m in model.modules() if isinstance(m, nn.ModuleList)]
-            self.n_layers = max(lengths, default=1) or 1
+        """The depth used for this model: n_layers if given, else the longest nn.ModuleList."""
+        lengths = [len(m) for m in model.modules() if isinstance(m, nn.ModuleList)]
+        self._depth = self.n_layers or max(lengths, default=1) or 1
 
     def __call__(self, name, tensor, module):
         owner, _, leaf = name.rpartition(".")
         if tensor.dim() >= 2:
             std = self.std
             if owner.rsplit(".", 1)[-1] in self.residual:
-                std = self.std / math.sqrt(2 * (self.n_layers or 1))
+                std = self.std / math.sqrt(2 * (self.n_layers or getattr(self, "_depth", 1)))
             _functions.normal_(tensor, 0.0, std)
         elif leaf.endswith("bias"):
             _functions.zeros_(tensor)
@@ -172,22 +171,29 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
     if state_dict is not None and not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict must be a mapping of names to tensors, got {type(state_dict).__name__}")
     owned = _owned(module)
-    by_name = {name: t for name, _, _, t, _ in owned}
+    canonical = {id(t): name for name, _, _, t, _ in owned}
+    aliases = {}                                      # every name of every tensor (tied ones have several)
+    for name, t in list(module.named_parameters(remove_duplicate=False)) + \
+            list(module.named_buffers(remove_duplicate=False)):
+        aliases.setdefault(name, t)
     state_dict = dict(state_dict or {})
-    bad = []
+    bad, wanted = [], {}                              # wanted: canonical name -> checkpoint tensor
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"state_dict[{key!r}] must be a tensor, got {type(value).__name__}")
-        if key in by_name and tuple(value.shape) != tuple(by_name[key].shape):
-            bad.append(f"{key}: checkpoint {tuple(value.shape)} vs module {tuple(by_name[key].shape)}")
+        target = aliases.get(key)
+        if target is None:
+            continue
+        if tuple(value.shape) != tuple(target.shape):
+            bad.append(f"{key}: checkpoint {tuple(value.shape)} vs module {tuple(target.shape)}")
+        wanted.setdefault(canonical[id(target)], value)
     if bad:
         raise ValueError("state_dict shapes do not match the module: " + "; ".join(bad))
     report = Materialized(seed if seed is not None else _functions.seed_from())
-    report.unexpected = sorted(k for k in state_dict if k not in by_name)
+    report.unexpected = sorted(k for k in state_dict if k not in aliases)
 
     # Allocate: a CPU tensor for each meta tensor (shared ones once); real ones stay.
     replaced = {}
-    names, keep, allocated = {}, set(), []
     for mod_name, mod in module.named_modules(remove_duplicate=False):
         for table, is_param in ((mod._parameters, True), (mod._buffers, False)):
             for attr, t in list(table.items()):
@@ -202,16 +208,18 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
                         new = t
                     replaced[id(t)] = new
                 table[attr] = replaced[id(t)]
+    names, keep, allocated, loaded = {}, set(), [], []
     for name, mod, attr, old, is_param in owned:
         t = replaced[id(old)]
+        if name in wanted:
+            keep.add(id(t))
+            loaded.append((name, t))
+            report.loaded.append(name)
         if old.device.type != "meta":
             keep.add(id(t))
             continue
         names[id(t)] = name
         allocated.append((name, mod, t))
-        if name in state_dict:
-            keep.add(id(t))
-            report.loaded.append(name)
 
     hf = recipe is None and _is_hf_model(module)
     ctx = _functions._Context(report.seed, names, keep, first_wins=(recipe is None and not hf),
@@ -226,31 +234,40 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
                     recipe.prepare(module)
                 for name, mod, t in allocated:
                     if isinstance(t, nn.Parameter) and id(t) not in keep:
+                        ctx.owner = mod
                         recipe(name, t, mod)
-                for mod in module.modules():
-                    reset = getattr(mod, "reset_running_stats", None)
-                    if callable(reset) and any(id(b) in names for b in mod.buffers(recurse=False)):
-                        reset()
-                        reset_owners.add(id(mod))
+                resets = [(m, m.reset_running_stats) for m in module.modules()
+                          if callable(getattr(m, "reset_running_stats", None))
+                          and any(id(b) in names for b in m.buffers(recurse=False))]
             elif hf:
+                resets = []
+            else:
+                resets = [(m, _reset_method(m)) for m in module.modules()]     # parents before children
+                resets = [(m, r) for m, r in resets if r is not None
+                          and any(id(t) in names for t in list(m.parameters()) + list(m.buffers()))]
+            # Real tensors inside a module that is reset (a partly meta model) keep their values.
+            saved = {}
+            for m, _ in resets:
+                for sub in m.modules():
+                    for t in list(sub._parameters.values()) + list(sub._buffers.values()):
+                        if t is not None and id(t) in keep and id(t) not in names and id(t) not in saved:
+                            saved[id(t)] = (t, t.detach().clone())
+            if hf:
                 module.init_weights()
                 reset_owners.update(id(m) for m in module.modules())
-            else:
-                for mod in module.modules():          # parents before children
-                    reset = _reset_method(mod)
-                    if reset is not None and any(id(t) in names for t in
-                                                 list(mod.parameters()) + list(mod.buffers())):
-                        reset()
-                        reset_owners.add(id(mod))
-                        reset_owners.update(id(m) for m in mod.modules())
-            for name, mod, t in allocated:
-                if name in state_dict:
-                    t.copy_(state_dict[name])
+            for m, reset in resets:
+                ctx.owner = m
+                reset()
+                reset_owners.add(id(m))
+            for t, value in saved.values():
+                t.copy_(value)
+            for name, t in loaded:
+                t.copy_(wanted[name])
     finally:
         _functions._local.context = previous
 
     for name, mod, t in allocated:
-        if name in state_dict:
+        if name in wanted:
             continue
         rec = _functions.init_record(t)
         if id(t) in ctx.written and rec is not None:
@@ -261,7 +278,7 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
             report.untouched.append(name)
     if report.untouched:
         warnings.warn(f"materialize_: nothing initialized {report.untouched} (no reset method, recipe or "
-                      "state_dict entry covers them); their memory is uninitialized", RuntimeWarning,
-                      stacklevel=2)
+                      "state_dict entry covers them, or a reset wrote them without torch.nn.init); check "
+                      "their values", RuntimeWarning, stacklevel=2)
     report.writes = {names[k]: n for k, n in ctx.written.items()}
     return report

@@ -6,8 +6,12 @@ the functions by name (``from torch.nn.init import xavier_uniform_`` in
 transformers copies them into ``transformers.initialization.TORCH_INIT_FUNCTIONS``
 at import. So patch() rebinds every module-level name, in every loaded module,
 that is bound to one of torch's init functions, and every entry of that
-table; unpatching rebinds exactly the names that hold fastinit's functions
-back to torch's originals.
+table, and remembers where. Unpatching puts torch's functions back in exactly
+those places (plus torch/transformers modules imported while patched, which
+copied fastinit's); a name a user bound to fastinit's function on purpose is
+left alone. State: a process-wide flag (``patch()`` / ``patch(False)``) and
+counts of open ``with patch(...)`` blocks, under one lock, so blocks in
+different threads nest correctly.
 """
 import sys
 import threading
@@ -18,46 +22,74 @@ _OURS = {name: getattr(_functions, name) for name in _functions.INIT_NAMES}
 _THEIRS = {name: _functions.TORCH_FUNCTIONS[name] for name in _functions.INIT_NAMES}
 
 _lock = threading.RLock()
-_enabled = False
+_process = False          # patch() called for the whole process
+_blocks = 0               # `with patch():` blocks open (in any thread)
+_off_blocks = 0           # `with patch(False):` blocks open
+_bound = []               # (namespace, name) pairs patch() rebound to fastinit's functions
 
 # Tables of init functions held in dicts rather than module attributes.
 _TABLES = (("transformers.initialization", "TORCH_INIT_FUNCTIONS"),)
+# Library namespaces that may have copied fastinit's functions while patched (transformers
+# imported inside a patched block copies torch.nn.init's names): restored on unpatching.
+_LIBRARIES = ("torch", "transformers")
 
 
-def _rebind(src, dst):
-    """In every loaded module (but this package) and known table, replace src's functions by dst's."""
-    by_id = {id(fn): dst[name] for name, fn in src.items()}
+def _library(mod_name):
+    return any(mod_name == lib or mod_name.startswith(lib + ".") for lib in _LIBRARIES)
+
+
+def _namespaces():
     for mod_name, module in list(sys.modules.items()):
-        if module is None or mod_name.startswith("fastinit.torch"):
+        if module is None or mod_name.startswith("fastinit"):
             continue
         try:
-            namespace = vars(module)
+            yield mod_name, vars(module)
         except TypeError:
             continue
-        for name in _functions.INIT_NAMES:
-            value = namespace.get(name)
-            if value is not None and id(value) in by_id and value is src[name]:
-                setattr(module, name, by_id[id(value)])
     for mod_name, attr in _TABLES:
         table = getattr(sys.modules.get(mod_name), attr, None)
         if isinstance(table, dict):
-            for name, value in list(table.items()):
-                if name in src and value is src[name]:
-                    table[name] = dst[name]
+            yield mod_name + "." + attr, table
 
 
-def _set(enabled):
-    global _enabled
-    if enabled:
-        _rebind(_THEIRS, _OURS)       # also catches modules imported since the last call
-    elif _enabled:
-        _rebind(_OURS, _THEIRS)
-    _enabled = enabled
+def _apply():
+    """Rebind every name that holds one of torch's init functions to fastinit's."""
+    for _, ns in _namespaces():
+        for name in _functions.INIT_NAMES:
+            if ns.get(name) is _THEIRS[name]:
+                ns[name] = _OURS[name]
+                _bound.append((ns, name))
+
+
+def _unapply():
+    """Put torch's functions back where patch() put fastinit's, and in library modules that
+    copied fastinit's while patched; a user's own `from fastinit.torch import ...` stays."""
+    for ns, name in _bound:
+        if ns.get(name) is _OURS[name]:
+            ns[name] = _THEIRS[name]
+    _bound.clear()
+    for mod_name, ns in _namespaces():
+        if _library(mod_name) or mod_name.endswith(".TORCH_INIT_FUNCTIONS"):
+            for name in _functions.INIT_NAMES:
+                if ns.get(name) is _OURS[name]:
+                    ns[name] = _THEIRS[name]
+
+
+_state = [False]          # what is applied now
+
+
+def _update():
+    want = (_process or _blocks > 0) and _off_blocks == 0
+    if want:
+        _apply()                      # also catches modules imported since the last call
+    elif _state[0]:
+        _unapply()
+    _state[0] = want
 
 
 def is_patched():
     """Whether patch() currently routes torch.nn.init through fastinit."""
-    return _enabled
+    return _state[0]
 
 
 class patch:
@@ -69,33 +101,55 @@ class patch:
             model = MyTransformer()          # nn.Linear & co. initialize through fastinit
 
     or as a call, for the rest of the process: ``fastinit.torch.patch()``
-    (``patch(False)`` undoes it). Leaving the block restores what was there
-    before it: torch's own functions, exactly, unless an enclosing patch is
-    still active. ``torch.manual_seed`` keeps its meaning: each call draws its
-    fastinit seed from torch's default generator.
+    (``patch(False)`` undoes it; ``with patch(False):`` turns fastinit off
+    for a block). Blocks count: torch's functions come back when the last
+    open block closes, in any thread, unless the process-wide patch is on.
+    ``torch.manual_seed`` keeps its meaning: each call draws its fastinit
+    seed from torch's default generator.
 
     Every name bound to one of torch's init functions in a loaded module is
     rebound (``torch.nn.init``, ``torch.nn.modules.activation``,
-    ``torch.nn.modules.transformer``, ...), and so is Hugging Face's
-    ``transformers.initialization.TORCH_INIT_FUNCTIONS``. A module imported
-    after the patch that copies ``torch.nn.init``'s functions by name gets
-    fastinit's, and is restored on exit too.
+    ``torch.nn.modules.transformer``, your own module's
+    ``from torch.nn.init import ...``), and so is Hugging Face's
+    ``transformers.initialization.TORCH_INIT_FUNCTIONS``. Unpatching puts
+    torch's functions back in exactly those places, and in torch and
+    transformers modules that copied fastinit's while patched; names you bound
+    to fastinit's functions yourself are left alone. Holders that are not
+    module-level names (other dicts, ``functools.partial`` objects, default
+    arguments, torch's deprecated aliases such as ``nn.init.normal``) are not
+    rebound.
     """
 
     def __init__(self, enabled=True):
+        global _process
         if not isinstance(enabled, bool):
             raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+        self._enabled = enabled
         with _lock:
-            self._previous = _enabled
-            _set(enabled)
+            self._previous = _process
+            _process = enabled
+            _update()
 
     def __enter__(self):
+        global _process, _blocks, _off_blocks
+        with _lock:
+            _process = self._previous            # a block, not a process-wide call
+            if self._enabled:
+                _blocks += 1
+            else:
+                _off_blocks += 1
+            _update()
         return self
 
     def __exit__(self, *exc):
+        global _blocks, _off_blocks
         with _lock:
-            _set(self._previous)
+            if self._enabled:
+                _blocks -= 1
+            else:
+                _off_blocks -= 1
+            _update()
         return False
 
     def __repr__(self):
-        return f"fastinit.torch.patch(enabled={_enabled})"
+        return f"fastinit.torch.patch(enabled={self._enabled}); patched now: {is_patched()}"
