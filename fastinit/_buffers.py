@@ -227,14 +227,47 @@ def _runs(arr, place):
         yield arr[idx], first, n * run_len
 
 
-def run(arr, place, kernel):
+def _tile_runs(arr, place):
+    """(local starts, stream indices, run length) of a C-contiguous tile's runs, or None when the
+    tile is one run: the arrays the C side shares out over the threads (csrc/fi_runs.h)."""
+    gshape, starts, shape = place.global_shape, place.starts, arr.shape
+    ndim = len(shape)
+    k = ndim - 1
+    while k > 0 and shape[k] == gshape[k]:
+        k -= 1
+    if k == 0:
+        return None
+    gstride = [1] * ndim
+    for j in range(ndim - 2, -1, -1):
+        gstride[j] = gstride[j + 1] * gshape[j + 1]
+    run_len = 1
+    for d in shape[k:]:
+        run_len *= d
+    base = place.offset + sum(starts[j] * gstride[j] for j in range(ndim))
+    # stream index of each run: base + sum over the leading axes of i_j * gstride[j] (all < 2**64)
+    first = np.full(shape[:k], base, dtype=np.uint64)
+    for j in range(k):
+        step = np.arange(shape[j], dtype=np.uint64) * np.uint64(gstride[j])
+        first += step.reshape((-1,) + (1,) * (k - 1 - j))
+    local = np.arange(first.size, dtype=np.uint64) * np.uint64(run_len)
+    return local, first.reshape(-1), run_len
+
+
+def run(arr, place, kernel, batch=False):
     """Call kernel(flat_uint8_bytes, first_stream_index, first_local_index) over every piece of arr.
 
-    ``place``: a Placement, or an int offset (the buffer's elements consecutive from it)."""
+    ``place``: a Placement, or an int offset (the buffer's elements consecutive from it).
+    ``batch``: the kernel also takes, instead of an int first index, the runs of a
+    C-contiguous tile as one tuple (see _tile_runs), filled in one multithreaded call."""
     if arr.size == 0:
         return
     if not isinstance(place, Placement):
         place = Placement(place)
+    if batch and place.starts is not None and arr.flags.c_contiguous:
+        runs = _tile_runs(arr, place)
+        if runs is not None:
+            kernel(_flat_bytes(arr), runs, 0)
+            return
     for sub, base, local in _runs(arr, place):
         for target, first, dest in pieces(sub):
             kernel(_flat_bytes(target), base + first, local + first)

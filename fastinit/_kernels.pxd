@@ -99,3 +99,16 @@ cdef extern from "fi_masked.h" nogil:
         uint64_t first0
 
     void fi_masked_fill(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+
+
+cdef extern from "fi_runs.h" nogil:
+    ctypedef struct fi_runs_params:
+        fi_kernel inner
+        const void *inner_params
+        size_t itemsize
+        unsigned char *base
+        const uint64_t *local
+        const uint64_t *first
+        uint64_t run_len
+
+    void fi_runs_fill(void *out, uint64_t n, const fi_stream *s, uint64_t v, const void *params)

@@ -89,6 +89,29 @@ cdef int _run_masked(fi_kernel fn, unsigned char *out, size_t itemsize, uint64_t
     return _run(fi_masked_fill, out, itemsize, n, s, first, &mp)
 
 
+cdef int _run_tile(fi_kernel fn, unsigned char *base, size_t itemsize, size_t nbytes, tuple runs,
+                   fi_stream *s, const void *params) except -1:
+    """_run over a tile given as runs: (local starts, stream indices, run length), two
+    uint64 arrays and an int (fi_runs.h); the runs are shared out over the threads."""
+    cdef const uint64_t[::1] local = runs[0]
+    cdef const uint64_t[::1] first = runs[1]
+    cdef uint64_t run_len = runs[2]
+    cdef fi_runs_params rp
+    cdef Py_ssize_t k = local.shape[0]
+    if k == 0 or run_len == 0:
+        return 0
+    if first.shape[0] != k or local[k - 1] + run_len > nbytes // itemsize:
+        raise ValueError("runs do not fit the buffer")
+    rp.inner = fn
+    rp.inner_params = params
+    rp.itemsize = itemsize
+    rp.base = base
+    rp.local = &local[0]
+    rp.first = &first[0]
+    rp.run_len = run_len
+    return _run(fi_runs_fill, base, 0, <uint64_t>k * run_len, s, 0, &rp)
+
+
 cdef inline fi_stream _stream(object seed, object stream):
     cdef fi_stream s
     s.seed = seed
@@ -107,6 +130,9 @@ def fill_bits(unsigned char[::1] raw, object seed, object stream, object first):
     cdef fi_stream s = _stream(seed, stream)
     if raw.shape[0] == 0:
         return
+    if isinstance(first, tuple):
+        _run_tile(fi_table().bits, &raw[0], 4, raw.shape[0], first, &s, NULL)
+        return
     _run(fi_table().bits, &raw[0], 4, raw.shape[0] // 4, &s, first, NULL)
 
 
@@ -122,6 +148,9 @@ def fill_uniform(unsigned char[::1] raw, int code, object seed, object stream,
     p32.width = <float>width
     p64.lo = lo
     p64.width = width
+    if isinstance(first, tuple) and mask is None:
+        _run_tile(fi_table().uniform[code], &raw[0], _ITEMSIZE[code], raw.shape[0], first, &s, p)
+        return
     _run_masked(fi_table().uniform[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
                 &s, first, p, mask)
 
@@ -138,6 +167,9 @@ def fill_normal(unsigned char[::1] raw, int code, object seed, object stream,
     p32.std = <float>std
     p64.mean = mean
     p64.std = std
+    if isinstance(first, tuple) and mask is None:
+        _run_tile(fi_table().normal[code], &raw[0], _ITEMSIZE[code], raw.shape[0], first, &s, p)
+        return
     _run_masked(fi_table().normal[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
                 &s, first, p, mask)
 
@@ -158,6 +190,9 @@ def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
     p32.cA, p32.cB, p32.W = <float>p64.cA, <float>p64.cB, <float>p64.W
     p32.thr, p32.pc, p32.lnS = <float>p64.thr, <float>p64.pc, <float>p64.lnS
     cdef fi_kernel fn = fi_table().trunc_wide[code] if wide else fi_table().trunc[code]
+    if isinstance(first, tuple) and mask is None:
+        _run_tile(fn, &raw[0], _ITEMSIZE[code], raw.shape[0], first, &s, p)
+        return
     _run_masked(fn, &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code], &s, first, p, mask)
 
 

@@ -70,7 +70,7 @@ def _fill_uniform(arr, code, lo, hi, seed, generator, stream, off):
     mask = _active_mask()
     size = arr.itemsize
     _buffers.run(arr, off, lambda raw, first, local: _kernels.fill_uniform(
-        raw, code, s, t, first, lo, width, _mask_for(mask, raw, size, local)))
+        raw, code, s, t, first, lo, width, _mask_for(mask, raw, size, local)), batch=mask is None)
 
 
 def _fill_normal(arr, code, mean, std, seed, generator, stream, off):
@@ -79,7 +79,7 @@ def _fill_normal(arr, code, mean, std, seed, generator, stream, off):
     mask = _active_mask()
     size = arr.itemsize
     _buffers.run(arr, off, lambda raw, first, local: _kernels.fill_normal(
-        raw, code, s, t, first, mean, std, _mask_for(mask, raw, size, local)))
+        raw, code, s, t, first, mean, std, _mask_for(mask, raw, size, local)), batch=mask is None)
 
 
 def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
@@ -97,7 +97,7 @@ def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
         return
     size = arr.itemsize
     _buffers.run(arr, off, lambda raw, first, local: _kernels.fill_trunc(
-        raw, code, s, t, first, params, wide, _mask_for(mask, raw, size, local)))
+        raw, code, s, t, first, params, wide, _mask_for(mask, raw, size, local)), batch=mask is None)
 
 
 def _fill_constant(arr, value):
@@ -263,5 +263,5 @@ def random_bits_(buf, *, seed=None, generator=None, stream=None, offset=0, globa
     check_source(seed, generator, stream)
     place = _buffers.check_placement(arr, offset, global_shape, index)
     s, t = resolve(seed, generator, stream)
-    _buffers.run(arr, place, lambda raw, first, local: _kernels.fill_bits(raw, s, t, first))
+    _buffers.run(arr, place, lambda raw, first, local: _kernels.fill_bits(raw, s, t, first), batch=True)
     return buf

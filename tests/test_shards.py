@@ -167,3 +167,22 @@ def test_bad_placements_raise_before_writing(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         fastinit.xavier_uniform_(buf, seed=1, **kwargs)
     assert (buf == 5.0).all()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_large_tiles_are_shared_over_threads_with_the_same_bits(threads):
+    seed = fresh_seed()
+    g = (2048, 1031)
+    index = (slice(17, 2001), slice(300, 811))            # 1984 runs of 511: well over one chunk
+    before = fastinit.get_num_threads()
+    try:
+        fastinit.set_num_threads(1)
+        whole = fastinit.trunc_normal_(np.empty(g, np.float32), std=0.02, seed=seed)
+        fastinit.set_num_threads(threads)
+        tile = fastinit.trunc_normal_(np.empty((1984, 511), np.float32), std=0.02, seed=seed,
+                                      global_shape=g, index=index)
+        bits = fastinit.random_bits_(np.empty((1984, 511), np.uint32), seed=seed, global_shape=g, index=index)
+    finally:
+        fastinit.set_num_threads(before)
+    assert np.array_equal(tile, whole[index])
+    assert np.array_equal(bits, fastinit.random_bits_(np.empty(g, np.uint32), seed=seed)[index])
