@@ -20,6 +20,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from _child import run_python_fresh
+
 import fastinit
 
 # run child interpreters outside the repository root, where the uncompiled
@@ -308,7 +310,7 @@ def test_large_memory_lifetime_in_subprocess():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss units and /proc are Linux's")
 def test_dropped_arrays_are_released_not_leaked():
     """Fill and drop a 256 MiB array 20 times: the peak RSS grows by about one buffer, not twenty."""
-    out = run_python("""
+    out = run_python_fresh("""
         import gc, resource, numpy as np, fastinit
         n = 64 * 2**20                       # float32: 256 MiB
         np.ones(1000); fastinit.ones(1000)   # warm up imports and thread pool

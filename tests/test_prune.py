@@ -10,12 +10,12 @@ comes from a fresh seed, printed in the assertion messages.
 import array
 import math
 import os
-import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
+
+from _child import run_python_fresh
 
 import fastinit
 from fastinit import _kernels
@@ -778,10 +778,8 @@ def test_prune_n_m_errors_leave_the_buffer_untouched():
 
 
 def _run_child(code, timeout=300):
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=_NEUTRAL_CWD,
-                          capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"child exited with {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc.stdout
+    # ru_maxrss survives exec: start the child through a launcher (tests/_child.py)
+    return run_python_fresh(code, timeout=timeout)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's")
