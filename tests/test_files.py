@@ -225,3 +225,13 @@ def test_cli_dry_run(tmp_path, capsys):
     assert main(["init-checkpoint", str(config), str(tmp_path / "x.safetensors"), "--dry-run"]) == 0
     assert "1,000,000 parameters" in capsys.readouterr().out
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_name_stream_is_the_documented_blake2b_prefix():
+    import hashlib
+    assert fastinit.name_stream("weight") == 9574703655310946886          # docs/STREAM.md section 2
+    for name in ["", "model.layers.0.mlp.up_proj.weight", "ünïcode"]:
+        digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+        assert fastinit.name_stream(name) == int.from_bytes(digest, "little")
+    with pytest.raises(TypeError):
+        fastinit.name_stream(b"weight")
