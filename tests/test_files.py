@@ -235,3 +235,13 @@ def test_name_stream_is_the_documented_blake2b_prefix():
         assert fastinit.name_stream(name) == int.from_bytes(digest, "little")
     with pytest.raises(TypeError):
         fastinit.name_stream(b"weight")
+
+
+def test_progress_bar_on_request(tmp_path, capsys):
+    fastinit.save_random({"w": ((512, 512), "float32", "normal", {})}, tmp_path / "p.safetensors", seed=1,
+                         window_bytes=1 << 16, progress=True)
+    err = capsys.readouterr().err
+    assert "p.safetensors [" in err and "100.0%" in err and err.endswith("\n")
+    fastinit.save_random({"w": ((512, 512), "float32", "normal", {})}, tmp_path / "q.safetensors", seed=1,
+                         progress=False)
+    assert capsys.readouterr().err == ""
