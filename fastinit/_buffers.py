@@ -227,16 +227,20 @@ def _runs(arr, place):
         yield arr[idx], first, n * run_len
 
 
+RUNS_PER_CALL = 1 << 18        # bounds the run tables (16 bytes a run) of one batched call
+
+
 def _tile_runs(arr, place):
-    """(local starts, stream indices, run length) of a C-contiguous tile's runs, or None when the
-    tile is one run: the arrays the C side shares out over the threads (csrc/fi_runs.h)."""
+    """Yield (local starts, stream indices, run length) for batches of a C-contiguous tile's runs,
+    or nothing when the tile is one run: the tables the C side shares out over the threads
+    (csrc/fi_runs.h), at most RUNS_PER_CALL runs at a time."""
     gshape, starts, shape = place.global_shape, place.starts, arr.shape
     ndim = len(shape)
     k = ndim - 1
     while k > 0 and shape[k] == gshape[k]:
         k -= 1
-    if k == 0:
-        return None
+    if k <= 0:
+        return
     gstride = [1] * ndim
     for j in range(ndim - 2, -1, -1):
         gstride[j] = gstride[j + 1] * gshape[j + 1]
@@ -244,13 +248,20 @@ def _tile_runs(arr, place):
     for d in shape[k:]:
         run_len *= d
     base = place.offset + sum(starts[j] * gstride[j] for j in range(ndim))
-    # stream index of each run: base + sum over the leading axes of i_j * gstride[j] (all < 2**64)
-    first = np.full(shape[:k], base, dtype=np.uint64)
-    for j in range(k):
-        step = np.arange(shape[j], dtype=np.uint64) * np.uint64(gstride[j])
-        first += step.reshape((-1,) + (1,) * (k - 1 - j))
-    local = np.arange(first.size, dtype=np.uint64) * np.uint64(run_len)
-    return local, first.reshape(-1), run_len
+    lead = shape[:k]
+    nruns = 1
+    for d in lead:
+        nruns *= d
+    # axes the tile spans more than once (a stride there is < 2**64, since the tensor fits)
+    moving = [j for j in range(k) if lead[j] > 1]
+    for r0 in range(0, nruns, RUNS_PER_CALL):
+        r = np.arange(r0, min(nruns, r0 + RUNS_PER_CALL), dtype=np.uint64)
+        first = np.full(r.shape, base, dtype=np.uint64)
+        if moving:
+            idx = np.unravel_index(r, lead)
+            for j in moving:
+                first += idx[j].astype(np.uint64) * np.uint64(gstride[j])
+        yield r * np.uint64(run_len), first, run_len
 
 
 def run(arr, place, kernel, batch=False):
@@ -264,9 +275,13 @@ def run(arr, place, kernel, batch=False):
     if not isinstance(place, Placement):
         place = Placement(place)
     if batch and place.starts is not None and arr.flags.c_contiguous:
-        runs = _tile_runs(arr, place)
-        if runs is not None:
-            kernel(_flat_bytes(arr), runs, 0)
+        raw = _flat_bytes(arr)
+        batches = _tile_runs(arr, place)
+        runs = next(batches, None)
+        if runs is not None:                      # more than one run
+            kernel(raw, runs, 0)
+            for runs in batches:
+                kernel(raw, runs, 0)
             return
     for sub, base, local in _runs(arr, place):
         for target, first, dest in pieces(sub):

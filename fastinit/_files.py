@@ -11,6 +11,7 @@ import inspect
 import json
 import math
 import mmap
+import numbers
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import _buffers, _checks, _plain, _schemes
 from ._fans import compute_fans
-from ._generator import STREAM_VERSION, Generator, default_generator, name_stream, resolve
+from ._generator import STREAM_VERSION, check_source, default_generator, name_stream, resolve
 
 __all__ = ["save_random", "fill_memmap_"]
 
@@ -130,15 +131,30 @@ def _fill_region(fd, start, shape, dtype_name, fill, name, kwargs, seed, stream,
         progress.add(hi - lo)
 
 
+def _plain_number(value):
+    """NumPy numbers as Python ones (the kwargs go into the file's JSON metadata)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.generic)):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
 def _plan(name, fill, shape, dtype_name, kwargs, where):
     """Check a tensor's init (raising before any byte is written); returns the kwargs for
     flat windows, with the whole tensor's fans made explicit for the schemes."""
-    kwargs = dict(kwargs)
+    kwargs = {k: _plain_number(v) for k, v in kwargs.items()}
     params = inspect.signature(fill).parameters
     reserved = ("buf", "seed", "generator", "stream", "offset", "global_shape", "index")
     unknown = [k for k in kwargs if k not in params or k in reserved]
     if unknown:
         raise TypeError(f"{where}: {fill.__name__} does not take {unknown}")
+    if math.prod(shape) == 0:
+        # nothing will be written: check the arguments as the in-memory fill of that shape does
+        try:
+            probe = _window_array(bytearray(8), 0, 0, dtype_name).reshape(shape)
+            fill(probe, **kwargs) if name in _DETERMINISTIC else fill(probe, seed=0, stream=0, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        return kwargs
     if "fan_in" in params and (kwargs.get("fan_in") is None or kwargs.get("fan_out") is None):
         try:
             fin, fout = compute_fans(shape, kwargs.get("layout", "torch"))
@@ -222,6 +238,8 @@ def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=
     if window < mmap.ALLOCATIONGRANULARITY:
         raise ValueError(f"window_bytes must be at least {mmap.ALLOCATIONGRANULARITY}, got {window}")
     seed = default_generator.seed if seed is None else _checks.check_uint64(seed, "seed")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a mapping of str to str, got {type(metadata).__name__}")
     user_meta = {}
     for k, v in (metadata or {}).items():
         if not isinstance(k, str) or not isinstance(v, str):
@@ -251,9 +269,12 @@ def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=
     text += b" " * (-(8 + len(text)) % 8)
     data_start = 8 + len(text)
     path = os.fspath(path)
+    # Written under a temporary name and renamed when complete: an interrupted write
+    # (Ctrl-C, a full disk) leaves neither a half-initialized checkpoint nor a damaged old one.
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
     bar = _Progress(offset, os.path.basename(path), progress)
     try:
-        with open(path, "wb+") as f:
+        with open(tmp, "wb+") as f:
             f.write(len(text).to_bytes(8, "little"))
             f.write(text)
             f.truncate(data_start + offset)
@@ -264,6 +285,11 @@ def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=
                 _fill_region(f.fileno(), start, shape, dtype_name, fill, init_name, kwargs, seed,
                              records[name]["stream"], window, bar)
             os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     finally:
         bar.close()
     return records
@@ -289,6 +315,9 @@ def fill_memmap_(mm, init, *args, seed=None, generator=None, stream=None, window
     window = _checks.check_positive_int(window_bytes, "window_bytes")
     if window < mmap.ALLOCATIONGRANULARITY:
         raise ValueError(f"window_bytes must be at least {mmap.ALLOCATIONGRANULARITY}, got {window}")
+    if not mm.dtype.isnative:
+        raise TypeError(f"mm has dtype {mm.dtype} in non-native byte order; fastinit writes native-order "
+                        "values (fill a native-order memmap and convert it afterwards)")
     dtype_name = "bfloat16" if mm.dtype.name == "bfloat16" else _dtype_name(mm.dtype, "mm")
     name, fill = _fill_of(init, "init")
     if args:
@@ -306,8 +335,7 @@ def fill_memmap_(mm, init, *args, seed=None, generator=None, stream=None, window
             raise ValueError(f"{name} takes no seed, generator or stream")
         s = t = None
     else:
-        if generator is not None and not isinstance(generator, Generator):
-            raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
+        check_source(seed, generator, stream)
         s, t = resolve(seed, generator, stream)          # one stream for the whole file region
     bar = _Progress(mm.nbytes, os.path.basename(mm.filename), progress)
     try:
@@ -333,9 +361,15 @@ def read_spec(path):
             import yaml
         except ImportError:
             raise ImportError(f"{path} is YAML: pip install pyyaml (or write the spec as JSON)") from None
-        doc = yaml.safe_load(text)
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
     else:
-        doc = json.loads(text)
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("tensors"), dict):
         raise ValueError(f"{path}: expected a mapping with a 'tensors' mapping")
     unknown = set(doc) - {"tensors", "seed", "dtype", "layers", "metadata"}
@@ -354,10 +388,13 @@ def read_spec(path):
         if "{layer}" in name:
             if layers is None:
                 raise ValueError(f"{path}: {name!r} uses {{layer}} but the spec has no 'layers'")
-            for i in range(layers):
-                spec[name.replace("{layer}", str(i))] = entry
+            expanded = [name.replace("{layer}", str(i)) for i in range(layers)]
         else:
-            spec[name] = entry
+            expanded = [name]
+        for full in expanded:
+            if full in spec:
+                raise ValueError(f"{path}: tensor {full!r} is named twice")
+            spec[full] = entry
     meta = doc.get("metadata")
     return spec, doc.get("seed"), meta
 
@@ -379,8 +416,10 @@ def init_checkpoint_main(argv=None):
     try:
         spec, seed, meta = read_spec(ns.config)
         seed = ns.seed if ns.seed is not None else seed
-        if seed is None:
-            seed = default_generator.seed
+        seed = default_generator.seed if seed is None else _checks.check_uint64(seed, "seed")
+        if meta is not None and (not isinstance(meta, Mapping) or
+                                 not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())):
+            raise TypeError("metadata must map str to str (the safetensors format)")
         if ns.dry_run:
             plans = {name: _entry(name, entry) for name, entry in spec.items()}
             total = sum(math.prod(p[0]) * _ITEMSIZE[p[1]] for p in plans.values())

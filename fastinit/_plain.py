@@ -100,8 +100,26 @@ def _fill_trunc(arr, code, mean, std, a, b, seed, generator, stream, off):
         raw, code, s, t, first, params, wide, _mask_for(mask, raw, size, local)), batch=mask is None)
 
 
+def _bf16_bits(value):
+    """bfloat16 bits of a number: to float32 (nearest), then to bfloat16 (nearest, ties to even),
+    as torch's and ml_dtypes' conversions do."""
+    with np.errstate(over="ignore"):
+        u = int(np.float32(value).view(np.uint32))
+    if (u & 0x7F800000) == 0x7F800000:              # inf or nan stay what they are
+        return (u >> 16) | (0x40 if u & 0x007FFFFF else 0)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
+
+
+def _constant_of(arr, value):
+    """The one-element array of arr's dtype holding value (bfloat16 bit views included)."""
+    if isinstance(arr, _buffers.BFloat16Bits):
+        return np.array([_bf16_bits(value)], np.uint16)
+    with np.errstate(over="ignore"):
+        return np.asarray(value, dtype=arr.dtype).reshape(1)
+
+
 def _fill_constant(arr, value):
-    pattern = np.asarray(value, dtype=arr.dtype).reshape(1).view(np.uint8)
+    pattern = _constant_of(arr, value).view(np.uint8)
     _buffers.run(arr, 0, lambda raw, first, local: _kernels.fill_pattern(raw, pattern))
 
 
@@ -226,10 +244,13 @@ def constant_(buf, val):
     """
     arr, _ = _buffers.check_float(buf)
     val = check_real(val, "val")
-    with np.errstate(over="ignore"):
-        rounded = np.asarray(val, dtype=arr.dtype)
-    if not np.isfinite(rounded.astype(np.float64)):
-        raise ValueError(f"val={val} is outside the range of {arr.dtype}")
+    rounded = _constant_of(arr, val)
+    if isinstance(arr, _buffers.BFloat16Bits):
+        finite = (int(rounded[0]) & 0x7F80) != 0x7F80
+    else:
+        finite = bool(np.isfinite(rounded.astype(np.float64))[0])
+    if not finite:
+        raise ValueError(f"val={val} is outside the range of {'bfloat16' if isinstance(arr, _buffers.BFloat16Bits) else arr.dtype}")
     _fill_constant(arr, val)
     return buf
 

@@ -21,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 
 from . import _alloc, _buffers, _plain, _schemes
 from ._checks import check_uint64
-from ._generator import default_generator
+from ._generator import check_source, default_generator
 
 _FILLS = {
     f.__name__.rstrip("_"): f for f in (
@@ -49,12 +49,27 @@ def _resolve_fill(fill):
     raise TypeError(f"fill must be the name of a fastinit fill or one of fastinit's fill functions, got {fill!r}")
 
 
+_FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
 def _dtype(name, dtype):
     if name == "random_bits":
         if dtype is not None and np.dtype(dtype) != np.uint32:
             raise TypeError(f"random_bits gives uint32, got dtype={dtype}")
         return np.dtype(np.uint32)
-    return _alloc._as_dtype(np.float32 if dtype is None else dtype)
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        try:
+            import ml_dtypes  # noqa: F401  (a NumPy bfloat16 dtype for the chunks)
+        except ImportError:
+            raise ImportError("dtype='bfloat16' needs ml_dtypes for NumPy bfloat16 chunks: "
+                              "pip install ml_dtypes") from None
+    try:
+        dt = _alloc._as_dtype(np.float32 if dtype is None else dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in _FLOATS or not dt.isnative:
+        raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got {dtype!r}")
+    return dt
 
 
 def _block(fill, gshape, dtype, seed, stream, offset, kwargs, block_info=None):
@@ -97,15 +112,7 @@ def init(fill, shape, *args, chunks="auto", dtype=None, seed=None, stream=None, 
     name, f = _resolve_fill(fill)
     gshape = _buffers.check_global_shape(shape)
     dt = _dtype(name, dtype)
-    if seed is not None:
-        seed = check_uint64(seed, "seed")
-        stream = 0 if stream is None else check_uint64(stream, "stream")
-        if generator is not None:
-            raise ValueError("pass seed= or generator=, not both")
-    else:
-        g = default_generator if generator is None else generator
-        stream = g.next_stream() if stream is None else check_uint64(stream, "stream")
-        seed = g.seed
+    check_source(seed, generator, stream)
     total = 1
     for d in gshape:
         total *= d
@@ -120,9 +127,16 @@ def init(fill, shape, *args, chunks="auto", dtype=None, seed=None, stream=None, 
             if p.name in kwargs:
                 raise TypeError(f"{name} got multiple values for argument {p.name!r}")
             kwargs[p.name] = value
-    # Validate everything (fans, bounds, names) on an empty shard before building the graph.
-    f(np.empty((0,) * len(gshape), dt), seed=seed, stream=stream, offset=offset, global_shape=gshape,
+    # Validate everything (fans, bounds, names) on an empty shard before taking a stream.
+    f(np.empty((0,) * len(gshape), dt), seed=0, stream=0, offset=offset, global_shape=gshape,
       index=tuple(slice(0, 0) for _ in gshape), **kwargs)
+    if seed is not None:
+        seed = check_uint64(seed, "seed")
+        stream = 0 if stream is None else check_uint64(stream, "stream")
+    else:
+        g = default_generator if generator is None else generator
+        stream = g.next_stream() if stream is None else check_uint64(stream, "stream")
+        seed = g.seed
     chunks = _da.core.normalize_chunks(chunks, gshape, dtype=dt)
     token = _tokenize(name, gshape, str(dt), chunks, seed, stream, offset, sorted(kwargs.items()))
     return _da.map_blocks(_block, f, gshape, dt, seed, stream, offset, kwargs, chunks=chunks, dtype=dt,

@@ -92,3 +92,18 @@ def test_local_cluster_with_worker_processes():
         got = kept.compute()
     eager = fastinit.kaiming_uniform_(fastinit.empty(shape, "bfloat16"), a=5 ** 0.5, seed=seed)
     assert np.array_equal(got.view(np.uint16), eager.view(np.uint16))
+
+
+def test_rejected_arrays_take_no_stream_and_bad_inputs_say_what():
+    g = fastinit.Generator(7)
+    for bad in (lambda: fd.normal((4, 4), 0.0, -1.0, generator=g),
+                lambda: fd.kaiming_uniform((10,), generator=g)):
+        with pytest.raises(ValueError):
+            bad()
+    assert g.get_state() == {"seed": 7, "stream": 0}
+    with pytest.raises(TypeError, match="generator"):
+        fd.normal((4, 4), generator=np.random.default_rng())
+    with pytest.raises(TypeError, match="dtype must be"):
+        fd.normal((4, 4), dtype="int32", seed=1)
+    with pytest.raises(ValueError, match="not both"):
+        fd.normal((4, 4), seed=1, generator=g)

@@ -245,3 +245,114 @@ def test_progress_bar_on_request(tmp_path, capsys):
     fastinit.save_random({"w": ((512, 512), "float32", "normal", {})}, tmp_path / "q.safetensors", seed=1,
                          progress=False)
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------
+# What the review of this code found (each was a reproducer first)
+
+def _raw_tensor(path, name):
+    """A tensor's raw bytes and header entry, read without the safetensors package (bf16 in NumPy)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        start, end = header[name]["data_offsets"]
+        f.seek(8 + n + start)
+        return f.read(end - start), header[name]
+
+
+def test_bfloat16_constants_are_written_as_bfloat16(tmp_path):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    path = tmp_path / "c.safetensors"
+    vals = {"one": ("ones", {}), "zero": ("zeros", {}), "tenth": ("constant", {"val": 0.1}),
+            "neg": ("constant", {"val": -1.0})}
+    fastinit.save_random({k: ((5, 3), "bfloat16", init, kw) for k, (init, kw) in vals.items()}, path, seed=1)
+    for name, want in [("one", 1.0), ("zero", 0.0), ("tenth", 0.1), ("neg", -1.0)]:
+        raw, info = _raw_tensor(path, name)
+        assert info["dtype"] == "BF16"
+        got = np.frombuffer(raw, np.uint16)
+        assert (got == np.array(want, ml_dtypes.bfloat16).view(np.uint16)).all(), (name, got[:2])
+    mm = np.memmap(tmp_path / "m.bin", dtype=ml_dtypes.bfloat16, mode="w+", shape=(7, 3))
+    fastinit.fill_memmap_(mm, "constant", val=-0.5)
+    assert (np.asarray(mm).astype(np.float32) == -0.5).all()
+
+
+def test_the_sample_spec_writes_its_norms_as_ones(tmp_path):
+    pytest.importorskip("yaml")
+    sample = os.path.join(TESTS_DIR, os.pardir, "docs", "checkpoint-spec.yaml")
+    if not os.path.exists(sample):
+        pytest.skip("docs/ not present (installed package)")
+    spec, seed, _ = fastinit._files.read_spec(sample)
+    small = {k: v for k, v in spec.items() if v["init"] == "ones"}       # the 45 norm weights, bf16
+    assert len(small) == 45
+    path = tmp_path / "norms.safetensors"
+    fastinit.save_random(small, path, seed=seed)
+    raw, info = _raw_tensor(path, "model.norm.weight")
+    assert info["dtype"] == "BF16" and set(np.frombuffer(raw, np.uint16)) == {0x3F80}
+
+
+def test_memmaps_in_foreign_byte_order_are_refused(tmp_path):
+    mm = np.memmap(tmp_path / "be.bin", dtype=">f4", mode="w+", shape=(10,))
+    with pytest.raises(TypeError, match="byte order"):
+        fastinit.fill_memmap_(mm, "normal", seed=1)
+    assert (np.asarray(mm) == 0).all()
+
+
+def test_an_interrupted_save_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.safetensors"
+    fastinit.save_random({"a": ((4, 4), "float32", "normal", {})}, path, seed=1)
+    old = path.read_bytes()
+    real = fastinit._files._fill_region
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fastinit._files, "_fill_region", failing)
+    with pytest.raises(KeyboardInterrupt):
+        fastinit.save_random({"a": ((64, 64), "float32", "normal", {}), "b": ((64, 64), "float32", "normal", {})},
+                             path, seed=2)
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.safetensors"]
+
+
+def test_empty_tensors_and_numpy_scalars_in_specs(tmp_path):
+    path = tmp_path / "e.safetensors"
+    fastinit.save_random({"empty": ((0, 16), "float32", "kaiming_uniform", {}),
+                          "w": ((8, 4), "float32", "normal", {"std": np.float32(0.5)}),
+                          "k": ((8, 4), "float32", "lecun_uniform", {"fan_in": np.int64(3)})}, path, seed=4)
+    loaded = safetensors_numpy.load_file(str(path))
+    assert loaded["empty"].shape == (0, 16)
+    assert np.array_equal(loaded["w"], fastinit.normal_(np.empty((8, 4), np.float32), std=np.float32(0.5), seed=4,
+                                                        stream=fastinit.name_stream("w")))
+    assert np.abs(loaded["k"]).max() <= np.sqrt(3.0 / 3)
+
+
+def test_fill_memmap_source_checks(tmp_path):
+    mm = np.memmap(tmp_path / "s.bin", dtype=np.float32, mode="w+", shape=(10,))
+    g = fastinit.Generator(5)
+    with pytest.raises(ValueError, match="not both"):
+        fastinit.fill_memmap_(mm, "normal", seed=1, generator=g)
+    with pytest.raises(TypeError, match="generator"):
+        fastinit.fill_memmap_(mm, "normal", generator=np.random.default_rng())
+    assert g.get_state()["stream"] == 0 and (np.asarray(mm) == 0).all()
+
+
+@pytest.mark.parametrize("doc,match", [
+    ("tensors: {w: {shape: [2, 2], init: normal}\n", "YAML"),
+    ("tensors: {w: {shape: [2, 2], init: normal}}\nmetadata: [a, b]\n", "metadata"),
+    ("seed: abc\ntensors: {w: {shape: [2, 2], init: normal}}\n", "seed"),
+    ("layers: 2\ntensors:\n  b.{layer}.w: {shape: [2], init: zeros}\n  b.1.w: {shape: [2], init: ones}\n",
+     "named twice"),
+])
+def test_cli_reports_bad_specs(tmp_path, capsys, doc, match):
+    pytest.importorskip("yaml")
+    from fastinit.__main__ import main
+    config = tmp_path / "spec.yaml"
+    config.write_text(doc)
+    for extra in ([], ["--dry-run"]):
+        assert main(["init-checkpoint", str(config), str(tmp_path / "x.safetensors")] + extra) == 1
+        assert match in capsys.readouterr().err
+    assert not (tmp_path / "x.safetensors").exists()

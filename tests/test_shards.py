@@ -186,3 +186,31 @@ def test_large_tiles_are_shared_over_threads_with_the_same_bits(threads):
         fastinit.set_num_threads(before)
     assert np.array_equal(tile, whole[index])
     assert np.array_equal(bits, fastinit.random_bits_(np.empty(g, np.uint32), seed=seed)[index])
+
+
+def test_edge_placements():
+    seed = fresh_seed()
+    # a tensor of exactly 2**64 elements: the row stride is 2**64 and the tile has one row
+    a = fastinit.uniform_(np.empty((1, 5), np.float32), seed=seed, global_shape=(1, 2 ** 64), index=(0, 10))
+    assert np.array_equal(a[0], fastinit.uniform_(np.empty(5, np.float32), seed=seed, offset=10))
+    # offsets near the end of the stream
+    g = (4, 6)
+    off = 2 ** 64 - 24
+    whole = fastinit.normal_(np.empty(g, np.float32), seed=seed, offset=off)
+    part = fastinit.normal_(np.empty((2, 3), np.float32), seed=seed, offset=off, global_shape=g, index=(2, 3))
+    assert np.array_equal(part, whole[2:, 3:])
+    # 0-d and size-0 tensors
+    z = fastinit.normal_(np.empty((), np.float32), seed=seed, global_shape=(), index=())
+    assert z == fastinit.normal_(np.empty((), np.float32), seed=seed)
+    e = fastinit.normal_(np.empty((0, 3), np.float32), seed=seed, global_shape=(5, 3), index=(slice(2, 2), slice(None)))
+    assert e.shape == (0, 3)
+
+
+def test_tall_narrow_tiles_batch_their_run_tables(monkeypatch):
+    seed = fresh_seed()
+    g = (5000, 9)
+    whole = fastinit.he_normal_(np.empty(g, np.float16), seed=seed)
+    monkeypatch.setattr(fastinit._buffers, "RUNS_PER_CALL", 777)        # many batches of run tables
+    tile = fastinit.he_normal_(np.empty((4990, 1), np.float16), seed=seed, global_shape=g,
+                               index=(slice(7, 4997), slice(4, 5)))
+    assert np.array_equal(tile, whole[7:4997, 4:5])
