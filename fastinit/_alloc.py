@@ -7,11 +7,10 @@ paying them serially, as ``np.empty`` followed by a fill does. The returned
 array views that memory without a copy and frees it with its last view.
 """
 import inspect
-import operator
 
 import numpy as np
 
-from . import _buffers, _kernels, _plain, _schemes
+from . import _buffers, _kernels, _plain, _registry
 
 __all__ = ["empty"]
 
@@ -21,18 +20,6 @@ def _as_dtype(dtype):
         import ml_dtypes  # optional dependency, only for this dtype
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(dtype)
-
-
-def _as_shape(shape):
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
-        shape = (shape,)
-    try:
-        dims = tuple(operator.index(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
-    if any(d < 0 for d in dims):
-        raise ValueError(f"negative dimensions are not allowed, got shape {dims}")
-    return dims
 
 
 def empty(shape, dtype=np.float32):
@@ -48,7 +35,7 @@ def empty(shape, dtype=np.float32):
 
 
 def _empty(shape, dtype):
-    dims = _as_shape(shape)
+    dims = _buffers.check_shape(shape)
     dt = _as_dtype(dtype)
     try:
         _buffers.float_code(np.empty(0, dt))
@@ -85,13 +72,8 @@ def _constructor(fill):
     return make
 
 
-_FILLS = [
-    _plain.uniform_, _plain.normal_, _plain.trunc_normal_, _plain.constant_, _plain.zeros_, _plain.ones_,
-    _schemes.lecun_uniform_, _schemes.lecun_normal_, _schemes.xavier_uniform_, _schemes.xavier_normal_,
-    _schemes.kaiming_uniform_, _schemes.kaiming_normal_, _schemes.he_uniform_, _schemes.he_normal_,
-    _schemes.variance_scaling_,
-]
-CONSTRUCTORS = {f.__name__.rstrip("_"): _constructor(f) for f in _FILLS}
+CONSTRUCTORS = {name: _constructor(f) for name, f in _registry.table(_registry.RANDOM + _registry.CONSTANT).items()
+                if name not in _registry.ALIASES}
 
 
 def zeros(shape, *, dtype=np.float32):

@@ -140,16 +140,21 @@ class Placement:
         self.starts = starts
 
 
-def check_global_shape(global_shape):
-    if isinstance(global_shape, (int, np.integer)) and not isinstance(global_shape, (bool, np.bool_)):
-        global_shape = (global_shape,)
+def check_shape(shape, name="shape"):
+    """A shape as a tuple of ints (an int is a 1-d shape); TypeError / ValueError naming ``name``."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
     try:
-        dims = tuple(operator.index(d) for d in global_shape)
+        dims = tuple(operator.index(d) for d in shape)
     except TypeError:
-        raise TypeError(f"global_shape must be a tuple of ints, got {global_shape!r}") from None
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):
-        raise ValueError(f"global_shape must not have negative dimensions, got {dims}")
+        raise ValueError(f"{name} must not have negative dimensions, got {dims}")
     return dims
+
+
+def check_global_shape(global_shape):
+    return check_shape(global_shape, "global_shape")
 
 
 def check_placement(arr, offset, global_shape=None, index=None):
@@ -200,31 +205,44 @@ def check_placement(arr, offset, global_shape=None, index=None):
     return Placement(off, gshape, tuple(starts))
 
 
+class _Tile:
+    """How a tile's elements fall into runs consecutive in the whole tensor's C order.
+
+    k: the axes from k on span whole axes of the tensor (past the first of them), so
+    each run covers them, run_len elements; the runs are indexed by the tile's axes
+    before k (lead). first(idx) is the stream index of the run at lead index idx."""
+
+    def __init__(self, shape, place):
+        gshape, starts = place.global_shape, place.starts
+        ndim = len(shape)
+        self.gstride = [1] * ndim
+        for j in range(ndim - 2, -1, -1):
+            self.gstride[j] = self.gstride[j + 1] * gshape[j + 1]
+        k = max(ndim - 1, 0)
+        while k > 0 and shape[k] == gshape[k]:
+            k -= 1
+        self.k, self.lead = k, tuple(shape[:k])
+        self.run_len = 1
+        for d in shape[k:]:
+            self.run_len *= d
+        self.base = place.offset + sum(starts[j] * self.gstride[j] for j in range(ndim))
+
+    def first(self, idx):
+        return self.base + sum(i * self.gstride[j] for j, i in enumerate(idx))
+
+
 def _runs(arr, place):
     """Yield (sub-array, global stream index of its first element, flat local index of it):
     sub-arrays whose elements are consecutive in the global tensor's C order."""
     if place.starts is None:
         yield arr, place.offset, 0
         return
-    gshape, starts, shape = place.global_shape, place.starts, arr.shape
-    ndim = len(shape)
-    gstride = [1] * ndim
-    for j in range(ndim - 2, -1, -1):
-        gstride[j] = gstride[j + 1] * gshape[j + 1]
-    # k: the first axis after which the buffer spans whole axes of the tensor
-    k = ndim - 1
-    while k > 0 and shape[k] == gshape[k]:
-        k -= 1
-    if ndim == 0:
-        yield arr, place.offset, 0
+    tile = _Tile(arr.shape, place)
+    if tile.k == 0:                                  # one run (a 0-d tile included)
+        yield arr, tile.base, 0
         return
-    run_len = 1
-    for d in shape[k:]:
-        run_len *= d
-    tail = sum(starts[j] * gstride[j] for j in range(k, ndim))
-    for n, idx in enumerate(np.ndindex(*shape[:k])):
-        first = place.offset + tail + sum((starts[j] + i) * gstride[j] for j, i in enumerate(idx))
-        yield arr[idx], first, n * run_len
+    for n, idx in enumerate(np.ndindex(*tile.lead)):
+        yield arr[idx], tile.first(idx), n * tile.run_len
 
 
 RUNS_PER_CALL = 1 << 18        # bounds the run tables (16 bytes a run) of one batched call
@@ -234,34 +252,22 @@ def _tile_runs(arr, place):
     """Yield (local starts, stream indices, run length) for batches of a C-contiguous tile's runs,
     or nothing when the tile is one run: the tables the C side shares out over the threads
     (csrc/fi_runs.h), at most RUNS_PER_CALL runs at a time."""
-    gshape, starts, shape = place.global_shape, place.starts, arr.shape
-    ndim = len(shape)
-    k = ndim - 1
-    while k > 0 and shape[k] == gshape[k]:
-        k -= 1
-    if k <= 0:
+    tile = _Tile(arr.shape, place)
+    if tile.k == 0:
         return
-    gstride = [1] * ndim
-    for j in range(ndim - 2, -1, -1):
-        gstride[j] = gstride[j + 1] * gshape[j + 1]
-    run_len = 1
-    for d in shape[k:]:
-        run_len *= d
-    base = place.offset + sum(starts[j] * gstride[j] for j in range(ndim))
-    lead = shape[:k]
     nruns = 1
-    for d in lead:
+    for d in tile.lead:
         nruns *= d
     # axes the tile spans more than once (a stride there is < 2**64, since the tensor fits)
-    moving = [j for j in range(k) if lead[j] > 1]
+    moving = [j for j in range(tile.k) if tile.lead[j] > 1]
     for r0 in range(0, nruns, RUNS_PER_CALL):
         r = np.arange(r0, min(nruns, r0 + RUNS_PER_CALL), dtype=np.uint64)
-        first = np.full(r.shape, base, dtype=np.uint64)
+        first = np.full(r.shape, tile.base, dtype=np.uint64)
         if moving:
-            idx = np.unravel_index(r, lead)
+            idx = np.unravel_index(r, tile.lead)
             for j in moving:
-                first += idx[j].astype(np.uint64) * np.uint64(gstride[j])
-        yield r * np.uint64(run_len), first, run_len
+                first += idx[j].astype(np.uint64) * np.uint64(tile.gstride[j])
+        yield r * np.uint64(tile.run_len), first, tile.run_len
 
 
 def run(arr, place, kernel, batch=False):

@@ -41,3 +41,14 @@ def check_positive_int(value, name):
     if v <= 0:
         raise ValueError(f"{name} must be a positive integer, got {v}")
     return v
+
+
+def plain_number(value):
+    """NumPy numbers and bools as Python ones, anything else as it is (records are JSON)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value

@@ -11,7 +11,6 @@ import inspect
 import json
 import math
 import mmap
-import numbers
 import os
 import sys
 import time
@@ -19,22 +18,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _buffers, _checks, _plain, _schemes
+from . import _buffers, _checks, _registry
 from ._fans import compute_fans
 from ._generator import STREAM_VERSION, check_source, default_generator, name_stream, resolve
 
 __all__ = ["save_random", "fill_memmap_"]
 
-_FILLS = {
-    f.__name__.rstrip("_"): f for f in (
-        _plain.uniform_, _plain.normal_, _plain.trunc_normal_, _plain.constant_, _plain.zeros_, _plain.ones_,
-        _schemes.lecun_uniform_, _schemes.lecun_normal_, _schemes.xavier_uniform_, _schemes.xavier_normal_,
-        _schemes.kaiming_uniform_, _schemes.kaiming_normal_, _schemes.he_uniform_, _schemes.he_normal_,
-        _schemes.variance_scaling_,
-    )
-}
-_FILLS["glorot_uniform"] = _schemes.xavier_uniform_
-_FILLS["glorot_normal"] = _schemes.xavier_normal_
+_FILLS = _registry.table(_registry.RANDOM + _registry.CONSTANT)
 _DETERMINISTIC = ("constant", "zeros", "ones")
 
 # safetensors dtype names
@@ -45,15 +35,10 @@ DEFAULT_WINDOW = 64 << 20
 
 
 def _fill_of(init, where):
-    if isinstance(init, str):
-        name = init.rstrip("_")
-        if name not in _FILLS:
-            raise ValueError(f"{where}: unknown init {init!r}; expected one of {sorted(_FILLS)}")
-        return name, _FILLS[name]
-    for name, f in _FILLS.items():
-        if f is init:
-            return name, f
-    raise TypeError(f"{where}: init must be a fill name or a fastinit fill function, got {init!r}")
+    try:
+        return _registry.lookup(init, _FILLS, "init")
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 def _dtype_name(dtype, where):
@@ -131,17 +116,10 @@ def _fill_region(fd, start, shape, dtype_name, fill, name, kwargs, seed, stream,
         progress.add(hi - lo)
 
 
-def _plain_number(value):
-    """NumPy numbers as Python ones (the kwargs go into the file's JSON metadata)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.generic)):
-        return value
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
-
-
 def _plan(name, fill, shape, dtype_name, kwargs, where):
     """Check a tensor's init (raising before any byte is written); returns the kwargs for
     flat windows, with the whole tensor's fans made explicit for the schemes."""
-    kwargs = {k: _plain_number(v) for k, v in kwargs.items()}
+    kwargs = {k: _checks.plain_number(v) for k, v in kwargs.items()}
     params = inspect.signature(fill).parameters
     reserved = ("buf", "seed", "generator", "stream", "offset", "global_shape", "index")
     unknown = [k for k in kwargs if k not in params or k in reserved]
@@ -320,14 +298,7 @@ def fill_memmap_(mm, init, *args, seed=None, generator=None, stream=None, window
                         "values (fill a native-order memmap and convert it afterwards)")
     dtype_name = "bfloat16" if mm.dtype.name == "bfloat16" else _dtype_name(mm.dtype, "mm")
     name, fill = _fill_of(init, "init")
-    if args:
-        params = [p for p in inspect.signature(fill).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD][1:]
-        if len(args) > len(params):
-            raise TypeError(f"{fill.__name__} takes at most {len(params)} positional arguments after the buffer")
-        for p, value in zip(params, args):
-            if p.name in kwargs:
-                raise TypeError(f"{fill.__name__} got multiple values for argument {p.name!r}")
-            kwargs[p.name] = value
+    kwargs = _registry.bind(fill, args, kwargs)
     shape = tuple(mm.shape)
     kwargs = _plan(name, fill, shape, dtype_name, kwargs, "fill_memmap_")
     if name in _DETERMINISTIC:

@@ -19,34 +19,13 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError("fastinit.dask needs Dask: pip install 'fastinit[dask]' (dask[array])") from exc
 
-from . import _alloc, _buffers, _plain, _schemes
+from . import _alloc, _buffers, _plain, _registry
 from ._checks import check_uint64
 from ._generator import check_source, default_generator
 
-_FILLS = {
-    f.__name__.rstrip("_"): f for f in (
-        _plain.uniform_, _plain.normal_, _plain.trunc_normal_, _plain.random_bits_,
-        _schemes.lecun_uniform_, _schemes.lecun_normal_, _schemes.xavier_uniform_, _schemes.xavier_normal_,
-        _schemes.kaiming_uniform_, _schemes.kaiming_normal_, _schemes.he_uniform_, _schemes.he_normal_,
-        _schemes.variance_scaling_,
-    )
-}
-_FILLS["glorot_uniform"] = _schemes.xavier_uniform_
-_FILLS["glorot_normal"] = _schemes.xavier_normal_
+_FILLS = _registry.table(_registry.RANDOM + (_plain.random_bits_,))
 
 __all__ = ["init"] + sorted(_FILLS)
-
-
-def _resolve_fill(fill):
-    if isinstance(fill, str):
-        name = fill.rstrip("_")
-        if name not in _FILLS:
-            raise ValueError(f"unknown fill {fill!r}; expected one of {sorted(_FILLS)} or a fastinit fill function")
-        return name, _FILLS[name]
-    for name, f in _FILLS.items():
-        if f is fill:
-            return name, f
-    raise TypeError(f"fill must be the name of a fastinit fill or one of fastinit's fill functions, got {fill!r}")
 
 
 _FLOATS = ("float32", "float64", "float16", "bfloat16")
@@ -109,7 +88,7 @@ def init(fill, shape, *args, chunks="auto", dtype=None, seed=None, stream=None, 
     >>> w = fastinit.dask.he_uniform((65536, 16384), chunks=(8192, 8192), seed=0)
     >>> w[:4, :4].compute()
     """
-    name, f = _resolve_fill(fill)
+    name, f = _registry.lookup(fill, _FILLS)
     gshape = _buffers.check_global_shape(shape)
     dt = _dtype(name, dtype)
     check_source(seed, generator, stream)
@@ -117,16 +96,7 @@ def init(fill, shape, *args, chunks="auto", dtype=None, seed=None, stream=None, 
     for d in gshape:
         total *= d
     _buffers.check_offset(offset, total)
-    if args:
-        import inspect
-        params = [p for p in inspect.signature(f).parameters.values()
-                  if p.kind == p.POSITIONAL_OR_KEYWORD][1:]
-        if len(args) > len(params):
-            raise TypeError(f"{name} takes at most {len(params)} positional arguments after the shape")
-        for p, value in zip(params, args):
-            if p.name in kwargs:
-                raise TypeError(f"{name} got multiple values for argument {p.name!r}")
-            kwargs[p.name] = value
+    kwargs = _registry.bind(f, args, kwargs)
     # Validate everything (fans, bounds, names) on an empty shard before taking a stream.
     f(np.empty((0,) * len(gshape), dt), seed=0, stream=0, offset=offset, global_shape=gshape,
       index=tuple(slice(0, 0) for _ in gshape), **kwargs)

@@ -24,7 +24,6 @@ Every fill through fastinit leaves a small record on the tensor it filled
 fans, so ``rewind_`` can regenerate the values later with no stored copy.
 """
 import math
-import numbers
 import threading
 import warnings
 import weakref
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 
 from .. import _buffers, _plain, STREAM_VERSION
+from .._checks import plain_number
 from .._fans import calculate_gain as _calculate_gain
 from .._generator import Generator as _FGenerator
 
@@ -244,13 +244,8 @@ def _plain_value(value):
     """A JSON-friendly copy of an argument (NumPy and 0-d torch numbers become Python numbers)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return repr(value)
+    value = plain_number(value)
+    return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 
 def _handled(tensor):
