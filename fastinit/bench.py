@@ -91,7 +91,9 @@ def _sin_worker(args):
 
 
 def machine_scaling(seconds=0.5):
-    """How much faster two processes run in-cache vector work than one (DESIGN section 8)."""
+    """How much faster two processes run in-cache vector work than one: the yardstick
+    for the 1 -> N thread scaling targets (a machine whose second core adds little
+    cannot be asked for a 2x speed-up)."""
     x = np.linspace(0, 1, 32 * 1024, dtype=np.float32)
     y = np.empty_like(x)
     t = time.perf_counter()
@@ -178,7 +180,7 @@ def _prune_worker(args):
 
 
 def prune_rows(n, thread_counts, repeats, torch_enabled, progress):
-    """64 Mi float32 at 90 % sparsity (issue 6): time and peak extra memory, each in its own process."""
+    """n float32 (64 Mi in a full run) at 90 % sparsity: time and peak extra memory, each in its own process."""
     methods = [("fastinit", nt) for nt in thread_counts]
     methods += [("numpy", 1)]
     if torch_enabled and _torch() is not None:
@@ -338,7 +340,8 @@ def _find(rows, section, name, threads, dtype="float32"):
 
 
 def targets(result):
-    """The DESIGN section 8 targets, each with its measured value."""
+    """The speed targets (listed with their goals in docs/performance.md), each with
+    the value measured in this run, computed from its rows."""
     rows = result["rows"]
     out = []
     tmax = max(result["threads"])
