@@ -2,8 +2,11 @@
 
 Every figure is the median of several timed repeats of a fill of the same,
 already faulted-in buffer; ratios compare figures from this one run, so they
-hold on whatever machine runs it (DESIGN section 8). ``--quick`` uses 64 MiB
-buffers and three repeats; the default uses 1 GiB buffers.
+hold on whatever machine runs it (the targets, listed in docs/performance.md,
+are such ratios). ``--quick`` uses 64 MiB buffers and three repeats; the
+default uses 1 GiB buffers; ``--size-mib N`` sets the buffer size (down to
+1 MiB, for a smoke test). The pruning section works on a quarter of the
+buffer's bytes (64 Mi float32 for 1 GiB).
 """
 import argparse
 import json
@@ -236,9 +239,18 @@ FAMILY = {"uniform_": "uniform", "kaiming_uniform_": "uniform", "normal_": "norm
           "kaiming_normal_": "normal", "trunc_normal_": "trunc"}
 
 
-def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True, scaling=True, prune=True):
-    """Measure everything; returns a dict of rows and ratios (also what --json writes)."""
-    nbytes = 64 * MiB if quick else GiB
+def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True, scaling=True, prune=True,
+        size_mib=None):
+    """Measure everything; returns a dict of rows and ratios (also what --json writes).
+
+    ``size_mib`` (a positive int) sets the buffer size, one buffer per dtype;
+    otherwise 64 MiB with ``quick``, 1 GiB without."""
+    if size_mib is not None:
+        if not isinstance(size_mib, int) or isinstance(size_mib, bool) or size_mib < 1:
+            raise ValueError(f"size_mib must be a positive int, got {size_mib!r}")
+        nbytes = size_mib * MiB
+    else:
+        nbytes = 64 * MiB if quick else GiB
     repeats = repeats or (3 if quick else 5)
     all_threads = threads or fastinit.get_num_threads()
     thread_counts = sorted({1, all_threads})
@@ -318,11 +330,11 @@ def run(quick=False, threads=None, repeats=None, quiet=False, torch_enabled=True
             rows.append({"section": section, "name": name, "threads": nt, "dtype": dt, "seconds": t,
                          "bytes": nb, "elements": el, "gb_per_s": nb / t / 1e9, "gelem_per_s": el / t / 1e9})
         if prune:
-            rows += prune_rows((1 << 22) if quick else (1 << 26), thread_counts, repeats, torch is not None, progress)
+            rows += prune_rows(nbytes // 16, thread_counts, repeats, torch is not None, progress)
         scale = None
         if scaling:
             progress.step("machine: np.sin in cache, 2 processes vs 1")
-            scale = machine_scaling(0.25 if quick else 1.0)
+            scale = machine_scaling(0.25 if quick or nbytes < GiB else 1.0)
     finally:
         progress.close()
         fastinit.set_num_threads(saved_threads)
@@ -390,7 +402,7 @@ def targets(result):
     for nt in result["threads"]:
         p = _find(rows, "prune", "fastinit.prune_magnitude_", nt)
         if p:
-            add(f"prune_magnitude_ 90 % of {p['elements'] // 2 ** 20} Mi float32 vs one-thread fill, {nt} thread(s) "
+            add(f"prune_magnitude_ 90 % of {_count(p['elements'])} float32 vs one-thread fill, {nt} thread(s) "
                 "(at most 5x the fill's time)", p["fill_seconds"] / p["seconds"], 0.2)
     pr = _find(rows, "numpy", "PCG64 random(float32)", 1)
     pn = _find(rows, "numpy", "PCG64 standard_normal(float32)", 1)
@@ -413,9 +425,23 @@ def targets(result):
     return out
 
 
+def _count(n):
+    """An element count in binary units: '64 Mi', '64 Ki', '1000'."""
+    for unit, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return str(n)
+
+
+def _ms(seconds):
+    """Milliseconds with one decimal, or three below 10 ms (small --size-mib buffers)."""
+    ms = seconds * 1e3
+    return f"{ms:.1f}" if ms >= 10 else f"{ms:.3f}"
+
+
 def format_report(result):
     lines = [f"machine: {result['machine']}",
-             f"buffer: {result['buffer_bytes'] / MiB:.0f} MiB, median of {result['repeats']} repeats",
+             f"buffer: {_count(result['buffer_bytes'])}B, median of {result['repeats']} repeats",
              ""]
     fill = _find(result["rows"], "reference", "numpy fill(1.0)", 1)
     hdr = f"{'section':<10} {'what':<34} {'dtype':<9} {'thr':>3} {'ms':>9} {'GB/s':>7} {'Gelem/s':>8} {'x fill':>7}"
@@ -425,14 +451,14 @@ def format_report(result):
             continue
         ratio = r["gb_per_s"] / fill["gb_per_s"] if fill else float("nan")
         lines.append(f"{r['section']:<10} {r['name']:<34} {r['dtype']:<9} {r['threads']:>3} "
-                     f"{r['seconds'] * 1e3:>9.1f} {r['gb_per_s']:>7.2f} {r['gelem_per_s']:>8.3f} {ratio:>7.3f}")
+                     f"{_ms(r['seconds']):>9} {r['gb_per_s']:>7.2f} {r['gelem_per_s']:>8.3f} {ratio:>7.3f}")
     prune_rows_ = [r for r in result["rows"] if r["section"] == "prune"]
     if prune_rows_:
         n = prune_rows_[0]["elements"]
-        lines += ["", f"pruning 90 % of {n / 2 ** 20:.0f} Mi float32 (each method in its own process):",
+        lines += ["", f"pruning 90 % of {_count(n)} float32 (each method in its own process):",
                   f"{'what':<34} {'thr':>3} {'ms':>10} {'x fill':>8} {'peak extra MiB':>15}"]
         for r in prune_rows_:
-            lines.append(f"{r['name']:<34} {r['threads']:>3} {r['seconds'] * 1e3:>10.1f} "
+            lines.append(f"{r['name']:<34} {r['threads']:>3} {_ms(r['seconds']):>10} "
                          f"{r['seconds'] / r['fill_seconds']:>8.1f} {r['peak_extra_mib']:>15.1f}")
     if result.get("machine_scaling_2v1"):
         lines += ["", f"machine scaling (np.sin in cache, 2 processes vs 1): {result['machine_scaling_2v1']:.2f}x"]
@@ -453,6 +479,10 @@ def _positive_int(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MiB buffers, 3 repeats (under 30 s)")
+    parser.add_argument("--size-mib", type=_positive_int, metavar="N",
+                        help="buffer size in MiB, one buffer per dtype (default 1024, quick 64); "
+                             "the pruning section uses a float32 buffer a quarter that size "
+                             "(--size-mib 1 --repeats 1: a smoke test of a few seconds)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON to FILE")
     parser.add_argument("--threads", type=_positive_int, help="the 'all threads' count (default: fastinit.get_num_threads())")
     parser.add_argument("--repeats", type=_positive_int, help="timed repeats per figure (default 5, quick 3)")
@@ -462,7 +492,8 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     result = run(quick=args.quick, threads=args.threads, repeats=args.repeats, quiet=args.quiet,
-                 torch_enabled=not args.no_torch, scaling=not args.no_scaling, prune=not args.no_prune)
+                 torch_enabled=not args.no_torch, scaling=not args.no_scaling, prune=not args.no_prune,
+                 size_mib=args.size_mib)
     print(format_report(result))
     if args.json:
         with open(args.json, "w") as f:
