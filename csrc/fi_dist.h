@@ -204,67 +204,68 @@ typedef struct {
     double thr, pc, lnS;
 } fi_trunc_f64_params;
 
-/* AS 241 PPND7 for a lower-tail probability p (scaled by e^lnS in the tails). */
+/* AS 241 PPND7 for a lower-tail probability p (scaled by e^lnS in the tails);
+ * coefficients FI_PPND7_* of fi_consts.h. */
 static inline float fi_ndtri_low_f32(float p, float pc, float lnS)
 {
     if (p >= pc) {
         float q = p - 0.5f;
-        float r = 0.180625f - q * q;
-        float a = ((5.9109374720e+01f * r + 1.5929113202e+02f) * r + 5.0434271938e+01f) * r + 3.3871327179e+00f;
-        float b = ((6.7187563600e+01f * r + 7.8757757664e+01f) * r + 1.7895169469e+01f) * r + 1.0f;
+        float r = FI_PPND7_CONST1 - q * q;
+        float a = ((FI_PPND7_A3 * r + FI_PPND7_A2) * r + FI_PPND7_A1) * r + FI_PPND7_A0;
+        float b = ((FI_PPND7_B3 * r + FI_PPND7_B2) * r + FI_PPND7_B1) * r + 1.0f;
         return (q * a) / b;
     }
     float r = fi_sqrtf(lnS - fi_logf(p));
-    if (r <= 5.0f) {
-        r = r - 1.6f;
-        float c = ((1.7023821103e-01f * r + 1.3067284816e+00f) * r + 2.7568153900e+00f) * r + 1.4234372777e+00f;
-        float d = (1.2021132975e-01f * r + 7.3700164250e-01f) * r + 1.0f;
+    if (r <= FI_PPND7_SPLIT2) {
+        r = r - FI_PPND7_CONST2;
+        float c = ((FI_PPND7_C3 * r + FI_PPND7_C2) * r + FI_PPND7_C1) * r + FI_PPND7_C0;
+        float d = (FI_PPND7_D2 * r + FI_PPND7_D1) * r + 1.0f;
         return -(c / d);
     }
-    r = r - 5.0f;
-    float e = ((1.7337203997e-02f * r + 4.2868294337e-01f) * r + 3.0812263860e+00f) * r + 6.6579051150e+00f;
-    float f = (1.2258202635e-02f * r + 2.4197894225e-01f) * r + 1.0f;
+    r = r - FI_PPND7_SPLIT2;
+    float e = ((FI_PPND7_E3 * r + FI_PPND7_E2) * r + FI_PPND7_E1) * r + FI_PPND7_E0;
+    float f = (FI_PPND7_F2 * r + FI_PPND7_F1) * r + 1.0f;
     return -(e / f);
 }
 
-/* AS 241 PPND16, the double-precision twin. */
+/* AS 241 PPND16, the double-precision twin (FI_PPND16_*). */
 static inline double fi_ndtri_low_f64(double p, double pc, double lnS)
 {
     if (p >= pc) {
         double q = p - 0.5;
-        double r = 0.180625 - q * q;
-        double a = (((((((2.5090809287301226727e+03 * r + 3.3430575583588128105e+04) * r
-                   + 6.7265770927008700853e+04) * r + 4.5921953931549871457e+04) * r
-                   + 1.3731693765509461125e+04) * r + 1.9715909503065514427e+03) * r
-                   + 1.3314166789178437745e+02) * r + 3.3871328727963666080e+00);
-        double b = (((((((5.2264952788528545610e+03 * r + 2.8729085735721942674e+04) * r
-                   + 3.9307895800092710610e+04) * r + 2.1213794301586595867e+04) * r
-                   + 5.3941960214247511077e+03) * r + 6.8718700749205790830e+02) * r
-                   + 4.2313330701600911252e+01) * r + 1.0);
+        double r = FI_PPND16_CONST1 - q * q;
+        double a = (((((((FI_PPND16_A7 * r + FI_PPND16_A6) * r
+                   + FI_PPND16_A5) * r + FI_PPND16_A4) * r
+                   + FI_PPND16_A3) * r + FI_PPND16_A2) * r
+                   + FI_PPND16_A1) * r + FI_PPND16_A0);
+        double b = (((((((FI_PPND16_B7 * r + FI_PPND16_B6) * r
+                   + FI_PPND16_B5) * r + FI_PPND16_B4) * r
+                   + FI_PPND16_B3) * r + FI_PPND16_B2) * r
+                   + FI_PPND16_B1) * r + 1.0);
         return (q * a) / b;
     }
     double r = fi_sqrt(lnS - fi_log(p));
-    if (r <= 5.0) {
-        r = r - 1.6;
-        double c = (((((((7.74545014278341407640e-04 * r + 2.27238449892691845833e-02) * r
-                   + 2.41780725177450611770e-01) * r + 1.27045825245236838258e+00) * r
-                   + 3.64784832476320460504e+00) * r + 5.76949722146069140550e+00) * r
-                   + 4.63033784615654529590e+00) * r + 1.42343711074968357734e+00);
-        double d = (((((((1.05075007164441684324e-09 * r + 5.47593808499534494600e-04) * r
-                   + 1.51986665636164571966e-02) * r + 1.48103976427480074590e-01) * r
-                   + 6.89767334985100004550e-01) * r + 1.67638483018380384940e+00) * r
-                   + 2.05319162663775882187e+00) * r + 1.0);
+    if (r <= FI_PPND16_SPLIT2) {
+        r = r - FI_PPND16_CONST2;
+        double c = (((((((FI_PPND16_C7 * r + FI_PPND16_C6) * r
+                   + FI_PPND16_C5) * r + FI_PPND16_C4) * r
+                   + FI_PPND16_C3) * r + FI_PPND16_C2) * r
+                   + FI_PPND16_C1) * r + FI_PPND16_C0);
+        double d = (((((((FI_PPND16_D7 * r + FI_PPND16_D6) * r
+                   + FI_PPND16_D5) * r + FI_PPND16_D4) * r
+                   + FI_PPND16_D3) * r + FI_PPND16_D2) * r
+                   + FI_PPND16_D1) * r + 1.0);
         return -(c / d);
     }
-    r = r - 5.0;
-    double e = (((((((2.01033439929228813265e-07 * r + 2.71155556874348757815e-05) * r
-               + 1.24266094738807843860e-03) * r + 2.65321895265761230930e-02) * r
-               + 2.96560571828504891230e-01) * r + 1.78482653991729133580e+00) * r
-               + 5.46378491116411436990e+00) * r + 6.65790464350110377720e+00);
-    double f = (((((((2.04426310338993978564e-15 * r + 1.42151175831644588870e-07) * r
-               + 1.84631831751005468180e-05) * r + 7.86869131145613259100e-04) * r
-               + 1.48753612908506148525e-02) * r + 1.36929880922735805310e-01) * r
-               + 5.99832206555887937690e-01) * r + 1.0);
+    r = r - FI_PPND16_SPLIT2;
+    double e = (((((((FI_PPND16_E7 * r + FI_PPND16_E6) * r
+               + FI_PPND16_E5) * r + FI_PPND16_E4) * r
+               + FI_PPND16_E3) * r + FI_PPND16_E2) * r
+               + FI_PPND16_E1) * r + FI_PPND16_E0);
+    double f = (((((((FI_PPND16_F7 * r + FI_PPND16_F6) * r
+               + FI_PPND16_F5) * r + FI_PPND16_F4) * r
+               + FI_PPND16_F3) * r + FI_PPND16_F2) * r
+               + FI_PPND16_F1) * r + 1.0);
     return -(e / f);
 }
 

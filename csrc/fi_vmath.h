@@ -215,16 +215,16 @@ static inline vf32 FI_V(ndtri_low_f32)(vf32 p, float pc, float lnS)
 {
     vs32 central = (vs32)(p >= pc);
     vf32 q = p - 0.5f;
-    vf32 r = 0.180625f - q * q;
-    vf32 a = ((5.9109374720e+01f * r + 1.5929113202e+02f) * r + 5.0434271938e+01f) * r + 3.3871327179e+00f;
-    vf32 b = ((6.7187563600e+01f * r + 7.8757757664e+01f) * r + 1.7895169469e+01f) * r + 1.0f;
+    vf32 r = FI_PPND7_CONST1 - q * q;
+    vf32 a = ((FI_PPND7_A3 * r + FI_PPND7_A2) * r + FI_PPND7_A1) * r + FI_PPND7_A0;
+    vf32 b = ((FI_PPND7_B3 * r + FI_PPND7_B2) * r + FI_PPND7_B1) * r + 1.0f;
     vf32 rt = FI_VSQRTF(lnS - FI_V(logf)(p));
-    vs32 near = (vs32)(rt <= 5.0f);
+    vs32 near = (vs32)(rt <= FI_PPND7_SPLIT2);
 #define FI_SELC(x, y) FI_V(sel_f32)(near, FI_V(bcast_f32)(x), FI_V(bcast_f32)(y))
-    vf32 rr = FI_V(sel_f32)(near, rt - 1.6f, rt - 5.0f);
-    vf32 c = ((FI_SELC(1.7023821103e-01f, 1.7337203997e-02f) * rr + FI_SELC(1.3067284816e+00f, 4.2868294337e-01f)) * rr
-              + FI_SELC(2.7568153900e+00f, 3.0812263860e+00f)) * rr + FI_SELC(1.4234372777e+00f, 6.6579051150e+00f);
-    vf32 d = (FI_SELC(1.2021132975e-01f, 1.2258202635e-02f) * rr + FI_SELC(7.3700164250e-01f, 2.4197894225e-01f)) * rr + 1.0f;
+    vf32 rr = FI_V(sel_f32)(near, rt - FI_PPND7_CONST2, rt - FI_PPND7_SPLIT2);
+    vf32 c = ((FI_SELC(FI_PPND7_C3, FI_PPND7_E3) * rr + FI_SELC(FI_PPND7_C2, FI_PPND7_E2)) * rr
+              + FI_SELC(FI_PPND7_C1, FI_PPND7_E1)) * rr + FI_SELC(FI_PPND7_C0, FI_PPND7_E0);
+    vf32 d = (FI_SELC(FI_PPND7_D2, FI_PPND7_F2) * rr + FI_SELC(FI_PPND7_D1, FI_PPND7_F1)) * rr + 1.0f;
 #undef FI_SELC
     vf32 z = FI_V(sel_f32)(central, q * a, c) / FI_V(sel_f32)(central, b, d);
     return FI_V(sel_f32)(central, z, -z);
@@ -234,34 +234,34 @@ static inline vf64 FI_V(ndtri_low_f64)(vf64 p, double pc, double lnS)
 {
     vs64 central = (vs64)(p >= pc);
     vf64 q = p - 0.5;
-    vf64 r = 0.180625 - q * q;
-    vf64 a = (((((((2.5090809287301226727e+03 * r + 3.3430575583588128105e+04) * r
-             + 6.7265770927008700853e+04) * r + 4.5921953931549871457e+04) * r
-             + 1.3731693765509461125e+04) * r + 1.9715909503065514427e+03) * r
-             + 1.3314166789178437745e+02) * r + 3.3871328727963666080e+00);
-    vf64 b = (((((((5.2264952788528545610e+03 * r + 2.8729085735721942674e+04) * r
-             + 3.9307895800092710610e+04) * r + 2.1213794301586595867e+04) * r
-             + 5.3941960214247511077e+03) * r + 6.8718700749205790830e+02) * r
-             + 4.2313330701600911252e+01) * r + 1.0);
+    vf64 r = FI_PPND16_CONST1 - q * q;
+    vf64 a = (((((((FI_PPND16_A7 * r + FI_PPND16_A6) * r
+             + FI_PPND16_A5) * r + FI_PPND16_A4) * r
+             + FI_PPND16_A3) * r + FI_PPND16_A2) * r
+             + FI_PPND16_A1) * r + FI_PPND16_A0);
+    vf64 b = (((((((FI_PPND16_B7 * r + FI_PPND16_B6) * r
+             + FI_PPND16_B5) * r + FI_PPND16_B4) * r
+             + FI_PPND16_B3) * r + FI_PPND16_B2) * r
+             + FI_PPND16_B1) * r + 1.0);
     vf64 rt = FI_VSQRTD(lnS - FI_V(log)(p));
-    vs64 near = (vs64)(rt <= 5.0);
+    vs64 near = (vs64)(rt <= FI_PPND16_SPLIT2);
 #define FI_SELD(x, y) FI_V(sel_f64)(near, FI_V(bcast_f64)(x), FI_V(bcast_f64)(y))
-    vf64 rr = FI_V(sel_f64)(near, rt - 1.6, rt - 5.0);
-    vf64 c = (((((((FI_SELD(7.74545014278341407640e-04, 2.01033439929228813265e-07) * rr
-             + FI_SELD(2.27238449892691845833e-02, 2.71155556874348757815e-05)) * rr
-             + FI_SELD(2.41780725177450611770e-01, 1.24266094738807843860e-03)) * rr
-             + FI_SELD(1.27045825245236838258e+00, 2.65321895265761230930e-02)) * rr
-             + FI_SELD(3.64784832476320460504e+00, 2.96560571828504891230e-01)) * rr
-             + FI_SELD(5.76949722146069140550e+00, 1.78482653991729133580e+00)) * rr
-             + FI_SELD(4.63033784615654529590e+00, 5.46378491116411436990e+00)) * rr
-             + FI_SELD(1.42343711074968357734e+00, 6.65790464350110377720e+00));
-    vf64 d = (((((((FI_SELD(1.05075007164441684324e-09, 2.04426310338993978564e-15) * rr
-             + FI_SELD(5.47593808499534494600e-04, 1.42151175831644588870e-07)) * rr
-             + FI_SELD(1.51986665636164571966e-02, 1.84631831751005468180e-05)) * rr
-             + FI_SELD(1.48103976427480074590e-01, 7.86869131145613259100e-04)) * rr
-             + FI_SELD(6.89767334985100004550e-01, 1.48753612908506148525e-02)) * rr
-             + FI_SELD(1.67638483018380384940e+00, 1.36929880922735805310e-01)) * rr
-             + FI_SELD(2.05319162663775882187e+00, 5.99832206555887937690e-01)) * rr + 1.0);
+    vf64 rr = FI_V(sel_f64)(near, rt - FI_PPND16_CONST2, rt - FI_PPND16_SPLIT2);
+    vf64 c = (((((((FI_SELD(FI_PPND16_C7, FI_PPND16_E7) * rr
+             + FI_SELD(FI_PPND16_C6, FI_PPND16_E6)) * rr
+             + FI_SELD(FI_PPND16_C5, FI_PPND16_E5)) * rr
+             + FI_SELD(FI_PPND16_C4, FI_PPND16_E4)) * rr
+             + FI_SELD(FI_PPND16_C3, FI_PPND16_E3)) * rr
+             + FI_SELD(FI_PPND16_C2, FI_PPND16_E2)) * rr
+             + FI_SELD(FI_PPND16_C1, FI_PPND16_E1)) * rr
+             + FI_SELD(FI_PPND16_C0, FI_PPND16_E0));
+    vf64 d = (((((((FI_SELD(FI_PPND16_D7, FI_PPND16_F7) * rr
+             + FI_SELD(FI_PPND16_D6, FI_PPND16_F6)) * rr
+             + FI_SELD(FI_PPND16_D5, FI_PPND16_F5)) * rr
+             + FI_SELD(FI_PPND16_D4, FI_PPND16_F4)) * rr
+             + FI_SELD(FI_PPND16_D3, FI_PPND16_F3)) * rr
+             + FI_SELD(FI_PPND16_D2, FI_PPND16_F2)) * rr
+             + FI_SELD(FI_PPND16_D1, FI_PPND16_F1)) * rr + 1.0);
 #undef FI_SELD
     vf64 z = FI_V(sel_f64)(central, q * a, c) / FI_V(sel_f64)(central, b, d);
     return FI_V(sel_f64)(central, z, -z);
