@@ -9,7 +9,7 @@ import sys
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-c_sources = ["csrc/fi_fill.c", "csrc/fi_runtime.c", "csrc/fi_alloc.c", "csrc/fi_prune.c", "csrc/fi_runs.c"]
+c_sources = ["csrc/fi_fill.c", "csrc/fi_runtime.c", "csrc/fi_alloc.c", "csrc/fi_prune.c", "csrc/fi_wrap.c"]
 macros = []
 
 # The AVX2 and AVX-512 kernels are compiled for their targets through
@@ -34,7 +34,8 @@ extensions = [
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         depends=["csrc/fi_philox.h", "csrc/fi_dist.h", "csrc/fi_fill.h", "csrc/fi_consts.h",
-                 "csrc/fi_kernels.h", "csrc/fi_runtime.h", "csrc/fi_alloc.h", "csrc/fi_prune.h", "csrc/fi_masked.h", "csrc/fi_runs.h", "csrc/fi_vmath.h", "csrc/fi_vdrive.h",
+                 "csrc/fi_kernels.h", "csrc/fi_runtime.h", "csrc/fi_alloc.h", "csrc/fi_prune.h", "csrc/fi_wrap.h", "csrc/fi_vmath.h",
+                 "csrc/fi_vdrive.h",
                  "fastinit/_kernels.pxd"],
     )
 ]

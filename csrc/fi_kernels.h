@@ -10,8 +10,23 @@
 
 typedef void (*fi_kernel)(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
+/* Output codes: the index into a table row (and the bridge's F32, F64, ...). */
 enum { FI_OUT_F32 = 0, FI_OUT_F64 = 1, FI_OUT_F16 = 2, FI_OUT_BF16 = 3, FI_OUT_COUNT = 4 };
+/* Bytes per element of each output code (the one such table; fi_runtime.c). */
+extern const unsigned char fi_out_itemsize[FI_OUT_COUNT];
+
+/* SIMD levels, and their names as fastinit shows them (fi_runtime.c). */
 enum { FI_LEVEL_SCALAR = 0, FI_LEVEL_AVX2 = 1, FI_LEVEL_AVX512 = 2, FI_LEVEL_COUNT = 3 };
+extern const char *const fi_level_names[FI_LEVEL_COUNT];
+
+/* What a fill writes (the bridge's BITS, UNIFORM, ...; fi_wrap.h picks the
+ * kernel): raw uint32 Philox words, the three distributions (TRUNC_WIDE: a
+ * narrow interval, computed with fi_trunc_f64_params for every output), or
+ * one repeated value (fi_pattern_params, level independent). */
+enum {
+    FI_KIND_BITS = 0, FI_KIND_UNIFORM = 1, FI_KIND_NORMAL = 2, FI_KIND_TRUNC = 3,
+    FI_KIND_TRUNC_WIDE = 4, FI_KIND_PATTERN = 5, FI_KIND_COUNT = 6
+};
 
 typedef struct {
     fi_kernel bits;                    /* uint32 words; params unused */

@@ -81,8 +81,6 @@ static inline void fi_zero(void *p, uint64_t i, int dtype)
     }
 }
 
-static size_t fi_itemsize(int dtype) { return dtype == FI_OUT_F64 ? 8 : dtype == FI_OUT_F32 ? 4 : 2; }
-
 /* ---- pass contexts ----------------------------------------------------------- */
 
 typedef struct {
@@ -198,7 +196,7 @@ typedef struct {
             uint64_t local = first_all - c->buf_first + done_;                    \
             uint64_t room = FI_CHUNK - local % FI_CHUNK;                          \
             uint64_t n = n_all - done_ < room ? n_all - done_ : room;             \
-            char *out = (char *)out_all + done_ * fi_itemsize(c->dtype);          \
+            char *out = (char *)out_all + done_ * fi_out_itemsize[c->dtype];      \
             uint64_t chunk = c->base + local / FI_CHUNK;                          \
             BODY                                                                  \
             done_ += n;                                                           \
@@ -321,7 +319,7 @@ static void fi_cut_chunk(void *out_all, uint64_t n_all, const fi_stream *s, uint
 static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_first, const void *ctx)
 {
     fi_stream unused = {0, 0};
-    fi_run(fn, b->ptr, fi_itemsize(b->dtype), b->n, &unused, global_first, ctx, 0);
+    fi_run(fn, b->ptr, fi_out_itemsize[b->dtype], b->n, &unused, global_first, ctx, 0);
 }
 
 int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
@@ -480,30 +478,4 @@ int fi_has_nan(const void *ptr, uint64_t n, int dtype)
         if (FI_KEY(wide, ptr, i, dtype) > nan_key)
             return 1;
     return 0;
-}
-
-/* ---- rewind: a kernel's values under a keep-mask ------------------------------ */
-
-#include "fi_masked.h"
-
-void fi_masked_fill(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
-{
-    const fi_masked_params *p = (const fi_masked_params *)params;
-    enum { BLOCK = 1024 };
-    _Alignas(64) unsigned char scratch[BLOCK * 8];
-    char *o = (char *)out;
-    const unsigned char *m = p->mask + (first - p->first0);
-    int streaming = fi_stream_stores;
-    fi_stream_stores = 0;                  /* the scratch must stay in cache */
-    for (uint64_t i = 0; i < n; i += BLOCK) {
-        uint64_t len = n - i < BLOCK ? n - i : BLOCK;
-        p->inner(scratch, len, s, first + i, p->inner_params);   /* in cache */
-        for (uint64_t j = 0; j < len; j++) {
-            if (m[i + j])
-                memcpy(o + (i + j) * p->itemsize, scratch + j * p->itemsize, p->itemsize);
-            else
-                memset(o + (i + j) * p->itemsize, 0, p->itemsize);
-        }
-    }
-    fi_stream_stores = streaming;
 }

@@ -48,6 +48,14 @@ int fi_detect_level(void)
     return FI_LEVEL_SCALAR;
 }
 
+const unsigned char fi_out_itemsize[FI_OUT_COUNT] = {
+    [FI_OUT_F32] = 4, [FI_OUT_F64] = 8, [FI_OUT_F16] = 2, [FI_OUT_BF16] = 2,
+};
+
+const char *const fi_level_names[FI_LEVEL_COUNT] = {
+    [FI_LEVEL_SCALAR] = "scalar", [FI_LEVEL_AVX2] = "avx2", [FI_LEVEL_AVX512] = "avx512",
+};
+
 static int fi_level = -1;
 
 const fi_kernel_table *fi_table_for(int level)

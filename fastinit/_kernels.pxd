@@ -1,4 +1,5 @@
-# Declarations mirroring csrc/fi_philox.h, fi_dist.h, fi_fill.h, fi_kernels.h and fi_runtime.h.
+# Declarations mirroring the csrc/ headers the bridge uses (fi_philox.h, fi_dist.h, fi_fill.h,
+# fi_kernels.h, fi_runtime.h, fi_alloc.h, fi_prune.h, fi_wrap.h).
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 
@@ -51,7 +52,17 @@ cdef extern from "fi_kernels.h" nogil:
         fi_kernel trunc[4]
         fi_kernel trunc_wide[4]
 
-    int FI_LEVEL_SCALAR, FI_LEVEL_AVX2, FI_LEVEL_AVX512
+    enum:
+        FI_OUT_F32, FI_OUT_F64, FI_OUT_F16, FI_OUT_BF16, FI_OUT_COUNT
+    const unsigned char fi_out_itemsize[]
+
+    enum:
+        FI_LEVEL_SCALAR, FI_LEVEL_AVX2, FI_LEVEL_AVX512, FI_LEVEL_COUNT
+    const char *const fi_level_names[]
+
+    enum:
+        FI_KIND_BITS, FI_KIND_UNIFORM, FI_KIND_NORMAL, FI_KIND_TRUNC, FI_KIND_TRUNC_WIDE,
+        FI_KIND_PATTERN, FI_KIND_COUNT
 
 
 cdef extern from "fi_runtime.h" nogil:
@@ -90,18 +101,9 @@ cdef extern from "fi_prune.h" nogil:
     int fi_has_nan(const void *ptr, uint64_t n, int dtype)
 
 
-cdef extern from "fi_masked.h" nogil:
-    ctypedef struct fi_masked_params:
-        fi_kernel inner
-        const void *inner_params
-        size_t itemsize
-        const unsigned char *mask
-        uint64_t first0
+cdef extern from "fi_wrap.h" nogil:
+    fi_kernel fi_kernel_for(const fi_kernel_table *t, int kind, int code, size_t *itemsize)
 
-    void fi_masked_fill(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
-
-
-cdef extern from "fi_runs.h" nogil:
     ctypedef struct fi_runs_params:
         fi_kernel inner
         const void *inner_params
@@ -112,3 +114,12 @@ cdef extern from "fi_runs.h" nogil:
         uint64_t run_len
 
     void fi_runs_fill(void *out, uint64_t n, const fi_stream *s, uint64_t v, const void *params)
+
+    ctypedef struct fi_masked_params:
+        fi_kernel inner
+        const void *inner_params
+        size_t itemsize
+        const unsigned char *mask
+        uint64_t first0
+
+    void fi_masked_fill(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
