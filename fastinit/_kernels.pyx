@@ -7,17 +7,41 @@ converts the parameters to C structs, and runs the kernel of the current SIMD
 level on the thread pool with the GIL released.  Long fills run in slices
 with a signal check between them, so Ctrl-C interrupts them promptly.
 """
+from cpython.buffer cimport PyBUF_FORMAT
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
 
-# Output codes shared with fastinit._buffers (the index into the kernel table).
-F32 = 0
-F64 = 1
-F16 = 2
-BF16 = 3
+# Output codes (the index into a kernel-table row), shared with fastinit._buffers,
+# and the bytes per element of each: csrc/fi_kernels.h's FI_OUT_* and fi_out_itemsize.
+F32 = FI_OUT_F32
+F64 = FI_OUT_F64
+F16 = FI_OUT_F16
+BF16 = FI_OUT_BF16
+ITEMSIZE = tuple([fi_out_itemsize[k] for k in range(FI_OUT_COUNT)])
 
-LEVELS = ("scalar", "avx2", "avx512")
+# What fill() writes: csrc/fi_kernels.h's FI_KIND_*.
+BITS = FI_KIND_BITS
+UNIFORM = FI_KIND_UNIFORM
+NORMAL = FI_KIND_NORMAL
+TRUNC = FI_KIND_TRUNC
+TRUNC_WIDE = FI_KIND_TRUNC_WIDE
+PATTERN = FI_KIND_PATTERN
+
+# SIMD level names, indexed by FI_LEVEL_* (csrc/fi_runtime.c's fi_level_names).
+LEVELS = tuple([fi_level_names[k].decode("ascii") for k in range(FI_LEVEL_COUNT)])
+
+_TRUNC_PARAMS = ("mean", "std", "lo", "hi", "cA", "cB", "W", "thr", "pc", "lnS")
+# The params tuple of each kind, by name.
+_PARAMS = {
+    FI_KIND_BITS: ("bits", ()),
+    FI_KIND_UNIFORM: ("uniform", ("lo", "width")),
+    FI_KIND_NORMAL: ("normal", ("mean", "std")),
+    FI_KIND_TRUNC: ("trunc", _TRUNC_PARAMS),
+    FI_KIND_TRUNC_WIDE: ("trunc_wide", _TRUNC_PARAMS),
+    FI_KIND_PATTERN: ("pattern", ("value",)),
+}
 
 # Elements per thread between two signal checks: about 50 ms of the slowest
 # kernel at each level (scalar truncated normal; SIMD float64 truncated
@@ -25,9 +49,6 @@ LEVELS = ("scalar", "avx2", "avx512")
 # rarely enough not to cost throughput.
 cdef uint64_t SLICE_SCALAR = 1 << 22
 cdef uint64_t SLICE_SIMD = 1 << 24
-
-cdef size_t _ITEMSIZE[4]
-_ITEMSIZE[:] = [4, 8, 2, 2]
 
 
 def simd_level():
@@ -57,7 +78,7 @@ def get_num_threads():
 
 cdef int _run(fi_kernel fn, unsigned char *out, size_t itemsize, uint64_t n, fi_stream *s,
               uint64_t first, const void *params) except -1:
-    cdef uint64_t per_thread = SLICE_SCALAR if fi_get_level() == 0 else SLICE_SIMD
+    cdef uint64_t per_thread = SLICE_SCALAR if fi_get_level() == FI_LEVEL_SCALAR else SLICE_SIMD
     cdef uint64_t step = per_thread * <uint64_t>max(1, fi_get_num_threads())
     cdef uint64_t i = 0, m
     while i < n:
@@ -126,88 +147,135 @@ def philox_block(object seed, object stream, object block):
     return (w.v[0], w.v[1], w.v[2], w.v[3])
 
 
-def fill_bits(unsigned char[::1] raw, object seed, object stream, object first):
-    cdef fi_stream s = _stream(seed, stream)
+cdef union _Params:
+    fi_uniform_f32_params uniform32
+    fi_uniform_f64_params uniform64
+    fi_normal_f32_params normal32
+    fi_normal_f64_params normal64
+    fi_trunc_f32_params trunc32
+    fi_trunc_f64_params trunc64
+    fi_pattern_params pattern
+
+
+cdef int _set_params(int kind, int code, size_t itemsize, tuple params, _Params *P,
+                     const void **p) except -1:
+    """The kernel's parameter struct from the params tuple: float for 32-bit and
+    narrower outputs, double for float64 and for TRUNC_WIDE."""
+    cdef double a, b
+    cdef fi_trunc_f64_params t
+    cdef const unsigned char[::1] value
+    name, names = _PARAMS[kind]
+    if len(params) != len(names):
+        raise ValueError(f"{name} fill takes params ({', '.join(names)}); got {len(params)} values")
+    cdef bint f64 = code == FI_OUT_F64 and kind != FI_KIND_BITS
+    if kind == FI_KIND_BITS:
+        p[0] = NULL
+    elif kind == FI_KIND_UNIFORM or kind == FI_KIND_NORMAL:
+        a, b = params
+        if kind == FI_KIND_UNIFORM and f64:
+            P.uniform64.lo, P.uniform64.width = a, b
+        elif kind == FI_KIND_UNIFORM:
+            P.uniform32.lo, P.uniform32.width = <float>a, <float>b
+        elif f64:
+            P.normal64.mean, P.normal64.std = a, b
+        else:
+            P.normal32.mean, P.normal32.std = <float>a, <float>b
+        p[0] = P
+    elif kind == FI_KIND_TRUNC or kind == FI_KIND_TRUNC_WIDE:
+        t.mean, t.std, t.lo, t.hi, t.cA, t.cB, t.W, t.thr, t.pc, t.lnS = params
+        if f64 or kind == FI_KIND_TRUNC_WIDE:
+            P.trunc64 = t
+        else:
+            P.trunc32.mean, P.trunc32.std = <float>t.mean, <float>t.std
+            P.trunc32.lo, P.trunc32.hi = <float>t.lo, <float>t.hi
+            P.trunc32.cA, P.trunc32.cB, P.trunc32.W = <float>t.cA, <float>t.cB, <float>t.W
+            P.trunc32.thr, P.trunc32.pc, P.trunc32.lnS = <float>t.thr, <float>t.pc, <float>t.lnS
+        p[0] = P
+    else:
+        value = params[0]
+        if <size_t>value.shape[0] != itemsize or itemsize > sizeof(P.pattern.value):
+            raise ValueError(f"a pattern value must be one element of {itemsize} bytes; "
+                             f"got {value.shape[0]} bytes")
+        P.pattern.itemsize = itemsize
+        memcpy(P.pattern.value, &value[0], itemsize)
+        p[0] = P
+    return 0
+
+
+def fill(int kind, unsigned char[::1] raw, int code, object seed, object stream, object first,
+         tuple params, object mask=None):
+    """Run one kernel over raw, a flat C-contiguous uint8 view of the output.
+
+    kind: BITS (uint32 Philox words; code ignored), UNIFORM, NORMAL, TRUNC,
+    TRUNC_WIDE or PATTERN.  code: the output code F32, F64, F16 or BF16;
+    raw holds len(raw) // itemsize elements.  params by kind: BITS ();
+    UNIFORM (lo, width); NORMAL (mean, std); TRUNC and TRUNC_WIDE (mean, std,
+    lo, hi, cA, cB, W, thr, pc, lnS) from fastinit._truncation (TRUNC_WIDE: a
+    narrow interval, f64 parameters and rule for every output); PATTERN
+    (value,), the bytes of one element.  Parameters become float for 32-bit
+    and narrower outputs, stay double for F64.
+    first: the stream index of raw's first element, or a tile's runs as a
+    tuple (local starts, stream indices, run length): two C-contiguous uint64
+    arrays and an int, run r covering elements local[r] .. local[r] + run
+    length - 1 of raw with stream indices from first[r].  seed and stream:
+    the stream.  PATTERN ignores seed, stream and an int first.
+    mask: None, or a uint8 keep-mask of one entry per element (int first
+    only): the kernel's values where it is set, zero elsewhere, in one pass."""
+    cdef size_t itemsize = 0
+    cdef fi_kernel fn
+    cdef _Params P
+    cdef const void *p = NULL
+    cdef fi_stream s
+    if kind < 0 or kind >= FI_KIND_COUNT:
+        raise ValueError(f"unknown fill kind {kind}")
+    fn = fi_kernel_for(fi_table(), kind, code, &itemsize)
+    if fn == NULL:
+        raise ValueError(f"unknown output code {code}")
+    _set_params(kind, code, itemsize, params, &P, &p)
+    cdef bint runs = isinstance(first, tuple)
+    if runs and mask is not None:
+        raise ValueError("a mask goes with an int first index, not with runs")
+    if <size_t>raw.shape[0] % itemsize:
+        raise ValueError(f"the buffer's {raw.shape[0]} bytes are not a whole number of {itemsize}-byte elements")
     if raw.shape[0] == 0:
         return
-    if isinstance(first, tuple):
-        _run_tile(fi_table().bits, &raw[0], 4, raw.shape[0], first, &s, NULL)
-        return
-    _run(fi_table().bits, &raw[0], 4, raw.shape[0] // 4, &s, first, NULL)
+    if kind == FI_KIND_PATTERN:
+        s.seed = 0
+        s.stream = 0
+        if not runs:
+            first = 0
+    else:
+        s = _stream(seed, stream)
+    if runs:
+        _run_tile(fn, &raw[0], itemsize, raw.shape[0], first, &s, p)
+    else:
+        _run_masked(fn, &raw[0], itemsize, raw.shape[0] // itemsize, &s, first, p, mask)
+
+
+# The former one-kind wrappers, kept while callers move to fill().
+
+def fill_bits(unsigned char[::1] raw, object seed, object stream, object first):
+    fill(FI_KIND_BITS, raw, FI_OUT_F32, seed, stream, first, ())
 
 
 def fill_uniform(unsigned char[::1] raw, int code, object seed, object stream,
                  object first, double lo, double width, object mask=None):
-    cdef fi_stream s = _stream(seed, stream)
-    cdef fi_uniform_f32_params p32
-    cdef fi_uniform_f64_params p64
-    cdef const void *p = &p64 if code == 1 else <const void *>&p32
-    if raw.shape[0] == 0:
-        return
-    p32.lo = <float>lo
-    p32.width = <float>width
-    p64.lo = lo
-    p64.width = width
-    if isinstance(first, tuple) and mask is None:
-        _run_tile(fi_table().uniform[code], &raw[0], _ITEMSIZE[code], raw.shape[0], first, &s, p)
-        return
-    _run_masked(fi_table().uniform[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
-                &s, first, p, mask)
+    fill(FI_KIND_UNIFORM, raw, code, seed, stream, first, (lo, width), mask)
 
 
 def fill_normal(unsigned char[::1] raw, int code, object seed, object stream,
                 object first, double mean, double std, object mask=None):
-    cdef fi_stream s = _stream(seed, stream)
-    cdef fi_normal_f32_params p32
-    cdef fi_normal_f64_params p64
-    cdef const void *p = &p64 if code == 1 else <const void *>&p32
-    if raw.shape[0] == 0:
-        return
-    p32.mean = <float>mean
-    p32.std = <float>std
-    p64.mean = mean
-    p64.std = std
-    if isinstance(first, tuple) and mask is None:
-        _run_tile(fi_table().normal[code], &raw[0], _ITEMSIZE[code], raw.shape[0], first, &s, p)
-        return
-    _run_masked(fi_table().normal[code], &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code],
-                &s, first, p, mask)
+    fill(FI_KIND_NORMAL, raw, code, seed, stream, first, (mean, std), mask)
 
 
 def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
                object first, tuple params, bint wide=False, object mask=None):
-    """params: (mean, std, lo, hi, cA, cB, W, thr, pc, lnS), already rounded
-    to the working precision by fastinit._truncation; wide: a narrow interval
-    whose 32-bit output is computed with the f64 rule (params in f64)."""
-    cdef fi_stream s = _stream(seed, stream)
-    cdef fi_trunc_f32_params p32
-    cdef fi_trunc_f64_params p64
-    cdef const void *p = &p64 if (code == 1 or wide) else <const void *>&p32
-    if raw.shape[0] == 0:
-        return
-    p64.mean, p64.std, p64.lo, p64.hi, p64.cA, p64.cB, p64.W, p64.thr, p64.pc, p64.lnS = params
-    p32.mean, p32.std, p32.lo, p32.hi = <float>p64.mean, <float>p64.std, <float>p64.lo, <float>p64.hi
-    p32.cA, p32.cB, p32.W = <float>p64.cA, <float>p64.cB, <float>p64.W
-    p32.thr, p32.pc, p32.lnS = <float>p64.thr, <float>p64.pc, <float>p64.lnS
-    cdef fi_kernel fn = fi_table().trunc_wide[code] if wide else fi_table().trunc[code]
-    if isinstance(first, tuple) and mask is None:
-        _run_tile(fn, &raw[0], _ITEMSIZE[code], raw.shape[0], first, &s, p)
-        return
-    _run_masked(fn, &raw[0], _ITEMSIZE[code], raw.shape[0] // _ITEMSIZE[code], &s, first, p, mask)
+    fill(FI_KIND_TRUNC_WIDE if wide else FI_KIND_TRUNC, raw, code, seed, stream, first, params, mask)
 
 
-def fill_pattern(unsigned char[::1] raw, const unsigned char[::1] value):
-    cdef fi_pattern_params p
-    cdef fi_stream s
-    cdef size_t k
-    if raw.shape[0] == 0:
-        return
-    p.itemsize = value.shape[0]
-    for k in range(p.itemsize):
-        p.value[k] = value[k]
-    s.seed = 0
-    s.stream = 0
-    _run(fi_fill_pattern, &raw[0], p.itemsize, raw.shape[0] // p.itemsize, &s, 0, &p)
+def fill_pattern(unsigned char[::1] raw, object value):
+    cdef const unsigned char[::1] v = value
+    fill(FI_KIND_PATTERN, raw, ITEMSIZE.index(v.shape[0]), 0, 0, 0, (value,))
 
 
 cdef class AlignedBuffer:
@@ -246,7 +314,7 @@ cdef class AlignedBuffer:
         view.len = self.nbytes
         view.readonly = 0
         view.itemsize = 1
-        if flags & 4:                                 # PyBUF_FORMAT
+        if flags & PyBUF_FORMAT:
             view.format = b"B"
         else:
             view.format = NULL
