@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "fi_philox.h"
 #include "fi_dist.h"
+#include "fi_kernels.h"
 
 typedef struct { float lo, width; } fi_uniform_f32_params;
 typedef struct { double lo, width; } fi_uniform_f64_params;
@@ -39,7 +40,7 @@ void fi_trunc_wide_bf16(void *out, uint64_t n, const fi_stream *s, uint64_t firs
 
 /* Repeat one value n times (constant_, zeros_, ones_); a kernel like the
  * others so that the pool shares it (the stream arguments are unused). */
-typedef struct { size_t itemsize; unsigned char value[8]; } fi_pattern_params;
+typedef struct { size_t itemsize; unsigned char value[FI_MAX_ITEMSIZE]; } fi_pattern_params;
 void fi_fill_pattern(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params);
 
 #endif

@@ -12,8 +12,10 @@ typedef void (*fi_kernel)(void *out, uint64_t n, const fi_stream *s, uint64_t fi
 
 /* Output codes: the index into a table row (and the bridge's F32, F64, ...). */
 enum { FI_OUT_F32 = 0, FI_OUT_F64 = 1, FI_OUT_F16 = 2, FI_OUT_BF16 = 3, FI_OUT_COUNT = 4 };
-/* Bytes per element of each output code (the one such table; fi_runtime.c). */
+/* Bytes per element of each output code (the one such table; fi_runtime.c),
+ * and the most any output has. */
 extern const unsigned char fi_out_itemsize[FI_OUT_COUNT];
+#define FI_MAX_ITEMSIZE 8
 
 /* SIMD levels, and their names as fastinit shows them (fi_runtime.c). */
 enum { FI_LEVEL_SCALAR = 0, FI_LEVEL_AVX2 = 1, FI_LEVEL_AVX512 = 2, FI_LEVEL_COUNT = 3 };

@@ -44,7 +44,7 @@ void fi_masked_fill(void *out, uint64_t n, const fi_stream *s, uint64_t first, c
 {
     const fi_masked_params *p = (const fi_masked_params *)params;
     enum { BLOCK = 1024 };
-    _Alignas(64) unsigned char scratch[BLOCK * 8];
+    _Alignas(64) unsigned char scratch[BLOCK * FI_MAX_ITEMSIZE];
     char *o = (char *)out;
     const unsigned char *m = p->mask + (first - p->first0);
     int streaming = fi_stream_stores;

@@ -40,7 +40,7 @@ void fi_runs_fill(void *out, uint64_t n, const fi_stream *s, uint64_t v, const v
 typedef struct {
     fi_kernel inner;            /* the initializer's kernel */
     const void *inner_params;
-    size_t itemsize;            /* at most 8 */
+    size_t itemsize;            /* at most FI_MAX_ITEMSIZE */
     const unsigned char *mask;  /* mask[i] for stream element first0 + i */
     uint64_t first0;
 } fi_masked_params;

@@ -14,6 +14,29 @@ cdef extern from "fi_philox.h" nogil:
     fi_block fi_stream_block(const fi_stream *s, uint64_t b)
 
 
+cdef extern from "fi_kernels.h" nogil:
+    ctypedef void (*fi_kernel)(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+
+    enum:
+        FI_OUT_F32, FI_OUT_F64, FI_OUT_F16, FI_OUT_BF16, FI_OUT_COUNT, FI_MAX_ITEMSIZE
+    const unsigned char fi_out_itemsize[]
+
+    enum:
+        FI_LEVEL_SCALAR, FI_LEVEL_AVX2, FI_LEVEL_AVX512, FI_LEVEL_COUNT
+    const char *const fi_level_names[]
+
+    enum:
+        FI_KIND_BITS, FI_KIND_UNIFORM, FI_KIND_NORMAL, FI_KIND_TRUNC, FI_KIND_TRUNC_WIDE,
+        FI_KIND_PATTERN, FI_KIND_COUNT
+
+    ctypedef struct fi_kernel_table:
+        fi_kernel bits
+        fi_kernel uniform[FI_OUT_COUNT]
+        fi_kernel normal[FI_OUT_COUNT]
+        fi_kernel trunc[FI_OUT_COUNT]
+        fi_kernel trunc_wide[FI_OUT_COUNT]
+
+
 cdef extern from "fi_dist.h" nogil:
     ctypedef struct fi_trunc_f32_params:
         float mean, std, lo, hi, cA, cB, W, thr, pc, lnS
@@ -37,32 +60,9 @@ cdef extern from "fi_fill.h" nogil:
 
     ctypedef struct fi_pattern_params:
         size_t itemsize
-        unsigned char value[8]
+        unsigned char value[FI_MAX_ITEMSIZE]
 
     void fi_fill_pattern(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
-
-
-cdef extern from "fi_kernels.h" nogil:
-    ctypedef void (*fi_kernel)(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
-
-    ctypedef struct fi_kernel_table:
-        fi_kernel bits
-        fi_kernel uniform[4]
-        fi_kernel normal[4]
-        fi_kernel trunc[4]
-        fi_kernel trunc_wide[4]
-
-    enum:
-        FI_OUT_F32, FI_OUT_F64, FI_OUT_F16, FI_OUT_BF16, FI_OUT_COUNT
-    const unsigned char fi_out_itemsize[]
-
-    enum:
-        FI_LEVEL_SCALAR, FI_LEVEL_AVX2, FI_LEVEL_AVX512, FI_LEVEL_COUNT
-    const char *const fi_level_names[]
-
-    enum:
-        FI_KIND_BITS, FI_KIND_UNIFORM, FI_KIND_NORMAL, FI_KIND_TRUNC, FI_KIND_TRUNC_WIDE,
-        FI_KIND_PATTERN, FI_KIND_COUNT
 
 
 cdef extern from "fi_runtime.h" nogil:
