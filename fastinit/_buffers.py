@@ -6,6 +6,7 @@ data: a non-contiguous view is filled piece by piece through a bounded
 scratch array so that every element gets the value of its logical C-order
 index, exactly as a contiguous array of the same shape would.
 """
+import math
 import operator
 
 import numpy as np
@@ -16,12 +17,63 @@ from ._checks import check_uint64
 # Largest scratch array used for non-contiguous views, in elements.
 SCRATCH_ELEMENTS = 1 << 18
 
-_FLOAT_CODES = {
-    np.dtype(np.float32): _kernels.F32,
-    np.dtype(np.float64): _kernels.F64,
-    np.dtype(np.float16): _kernels.F16,
-}
+#: The float dtypes fastinit fills, by name, with the kernels' output code of each
+#: (the one dtype table of the Python layer; bfloat16 is ml_dtypes' NumPy dtype, or
+#: BFloat16Bits views of uint16).
+FLOAT_CODES = {"float32": _kernels.F32, "float64": _kernels.F64, "float16": _kernels.F16,
+               "bfloat16": _kernels.BF16}
+NAMES = {code: name for name, code in FLOAT_CODES.items()}
 _FLOAT_NAMES = "float32, float64, float16 or bfloat16 (ml_dtypes.bfloat16)"
+
+
+def numpy_dtype(dtype):
+    """The NumPy dtype of a fillable dtype given by name or dtype ('bfloat16' needs ml_dtypes),
+    and its kernel code; TypeError for anything else."""
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        try:
+            import ml_dtypes  # optional dependency, only for this dtype
+        except ImportError:
+            raise ImportError("dtype='bfloat16' needs ml_dtypes for a NumPy bfloat16 dtype: "
+                              "pip install ml_dtypes") from None
+        dtype = ml_dtypes.bfloat16
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    code = None if dt is None or not dt.isnative else FLOAT_CODES.get(dt.name)
+    if code is None:
+        raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got {dtype!r}")
+    return dt, code
+
+
+def _bf16_bits(value):
+    """bfloat16 bits of a number: to float32 (nearest), then to bfloat16 (nearest, ties to even),
+    as torch's and ml_dtypes' conversions do."""
+    with np.errstate(over="ignore"):
+        u = int(np.float32(value).view(np.uint32))
+    if (u & 0x7F800000) == 0x7F800000:              # inf or nan stay what they are
+        return (u >> 16) | (0x40 if u & 0x007FFFFF else 0)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
+
+
+_NUMPY_OF_CODE = {code: np.dtype(name) for name, code in FLOAT_CODES.items() if name != "bfloat16"}
+
+
+def constant_bytes(code, value, check=False):
+    """The bytes of ``value`` rounded once to output ``code`` (bfloat16: its bits); with
+    ``check``, a ValueError when the rounded value is not finite."""
+    if code == _kernels.BF16:
+        bits = _bf16_bits(value)
+        finite = (bits & 0x7F80) != 0x7F80
+        out = bits.to_bytes(2, "little" if np.little_endian else "big")
+    else:
+        with np.errstate(over="ignore"):
+            v = np.asarray(value, dtype=_NUMPY_OF_CODE[code])
+        finite = bool(np.isfinite(v))
+        out = v.tobytes()
+    if check and not finite:
+        raise ValueError(f"val={value} is outside the range of {NAMES[code]}")
+    return out
 
 
 def as_array(buf, name="buf"):
@@ -54,11 +106,9 @@ def float_code(arr, name="buf"):
     if not dt.isnative:
         raise TypeError(f"{name} has dtype {dt} in non-native byte order; fill a native-order array "
                         "(e.g. arr.astype(arr.dtype.newbyteorder('='))) and convert it afterwards")
-    code = _FLOAT_CODES.get(dt)
+    code = FLOAT_CODES.get(dt.name)
     if code is not None:
         return code
-    if dt.name == "bfloat16" and dt.itemsize == 2:
-        return _kernels.BF16
     raise TypeError(f"{name} has dtype {dt}; expected {_FLOAT_NAMES}")
 
 
@@ -82,7 +132,8 @@ def check_offset(offset, size):
     return off
 
 
-def _flat_bytes(arr):
+def flat_bytes(arr):
+    """The bytes of a C-contiguous array, as a flat uint8 view."""
     return arr.reshape(-1).view(np.uint8)
 
 
@@ -153,40 +204,34 @@ def check_shape(shape, name="shape"):
     return dims
 
 
-def check_global_shape(global_shape):
-    return check_shape(global_shape, "global_shape")
-
-
-def check_placement(arr, offset, global_shape=None, index=None):
-    """Validate offset / global_shape / index for ``arr``; returns a Placement.
+def check_placement(shape, offset, global_shape=None, index=None):
+    """Validate offset / global_shape / index for a buffer of ``shape``; returns a Placement.
 
     ``index`` is a tuple with one entry per axis of ``global_shape``: a slice
     with step 1 (``slice(None)`` for a whole axis; negative bounds count from
     the end, as in NumPy) or an int, the start of the buffer along that axis.
     The buffer's shape must be the shape of ``global[index]``."""
+    shape = tuple(shape)
     if global_shape is None:
         if index is not None:
             raise ValueError("index= needs global_shape=, the shape of the whole tensor")
-        return Placement(check_offset(offset, arr.size))
-    gshape = check_global_shape(global_shape)
-    total = 1
-    for d in gshape:
-        total *= d
-    off = check_offset(offset, total)
+        return Placement(check_offset(offset, math.prod(shape)))
+    gshape = check_shape(global_shape, "global_shape")
+    off = check_offset(offset, math.prod(gshape))
     if index is None:
-        if tuple(arr.shape) != gshape:
-            raise ValueError(f"buffer has shape {tuple(arr.shape)} but global_shape is {gshape}; "
+        if shape != gshape:
+            raise ValueError(f"buffer has shape {shape} but global_shape is {gshape}; "
                              "pass index= to say which part of the tensor the buffer holds")
         return Placement(off)
     if not isinstance(index, tuple):
         index = (index,)
     if len(index) != len(gshape):
         raise ValueError(f"index has {len(index)} entries; global_shape {gshape} has {len(gshape)} axes")
-    if arr.ndim != len(gshape):
-        raise ValueError(f"buffer has {arr.ndim} dimensions; global_shape {gshape} has {len(gshape)} "
+    if len(shape) != len(gshape):
+        raise ValueError(f"buffer has {len(shape)} dimensions; global_shape {gshape} has {len(gshape)} "
                          "(the buffer must have the shape of global[index])")
     starts = []
-    for axis, (entry, g, n) in enumerate(zip(index, gshape, arr.shape)):
+    for axis, (entry, g, n) in enumerate(zip(index, gshape, shape)):
         if isinstance(entry, slice):
             start, stop, step = entry.indices(g)
             if step != 1:
@@ -281,7 +326,7 @@ def run(arr, place, kernel, batch=False):
     if not isinstance(place, Placement):
         place = Placement(place)
     if batch and place.starts is not None and arr.flags.c_contiguous:
-        raw = _flat_bytes(arr)
+        raw = flat_bytes(arr)
         batches = _tile_runs(arr, place)
         runs = next(batches, None)
         if runs is not None:                      # more than one run
@@ -291,6 +336,6 @@ def run(arr, place, kernel, batch=False):
             return
     for sub, base, local in _runs(arr, place):
         for target, first, dest in pieces(sub):
-            kernel(_flat_bytes(target), base + first, local + first)
+            kernel(flat_bytes(target), base + first, local + first)
             if dest is not None:
                 dest[...] = target

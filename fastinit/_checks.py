@@ -22,7 +22,10 @@ def check_real(value, name):
     """A finite real number (Python or NumPy), returned as a Python float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:                  # an int beyond the float range (10**400)
+        raise ValueError(f"{name} must be finite, got an integer of {value.bit_length()} bits") from None
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     return v

@@ -46,7 +46,7 @@ def calculate_gain(nonlinearity, param=None):
     if nonlinearity == "leaky_relu":
         if param is None:
             slope = 0.01
-        elif not isinstance(param, bool) and isinstance(param, (int, float)) and math.isfinite(param):
+        elif not isinstance(param, bool) and isinstance(param, (int, float)) and _finite(param):
             slope = param
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
@@ -54,6 +54,13 @@ def calculate_gain(nonlinearity, param=None):
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"Unsupported nonlinearity {nonlinearity!r}; valid names: {', '.join(NONLINEARITIES)}")
+
+
+def _finite(x):
+    try:
+        return math.isfinite(x)
+    except OverflowError:         # an int beyond the float range
+        return False
 
 
 def compute_fans(shape, layout="torch"):
@@ -94,38 +101,72 @@ def compute_fans(shape, layout="torch"):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def fans_of(shape, layout, fan_in, fan_out, need=("fan_in", "fan_out")):
-    """Fans for a scheme: explicit values override what the shape implies.
-
-    The shape is read only when a fan in ``need`` was not given, so a 1-d
-    buffer with an explicit ``fan_in`` works for a scheme that uses only it.
-    """
-    check_choice(layout, "layout", LAYOUTS)
-    fin = None if fan_in is None else check_positive_int(fan_in, "fan_in")
-    fout = None if fan_out is None else check_positive_int(fan_out, "fan_out")
-    if ("fan_in" in need and fin is None) or ("fan_out" in need and fout is None):
-        sin, sout = compute_fans(shape, layout)
-        fin = sin if fin is None else fin
-        fout = sout if fout is None else fout
-    for name, value in (("fan_in", fin), ("fan_out", fout)):
-        if name in need and value <= 0:
-            raise ValueError(f"{name} must be positive, got {value} for shape {tuple(shape)}")
-    return fin, fout
+def check_fan(value, name):
+    """An explicit fan: a positive int that a float can hold (fans enter float formulas)."""
+    v = check_positive_int(value, name)
+    if v.bit_length() > 1000:
+        raise ValueError(f"{name} is too large to use in a float formula: an integer of {v.bit_length()} bits")
+    return v
 
 
-def needed_fans(mode):
-    """Which fans a mode reads."""
-    return ("fan_in", "fan_out") if mode == "fan_avg" else (mode,)
+class Fans:
+    """The fans of one scheme call, read lazily: explicit values override what the shape
+    implies, and the shape is read only for a fan that was not given (so a 1-d buffer with
+    an explicit ``fan_in`` works for a scheme that uses only it). An empty tensor with no
+    explicit fans has fans 1: nothing is written (torch returns empty tensors untouched)."""
+
+    __slots__ = ("shape", "layout", "_given", "_shape_fans")
+
+    def __init__(self, shape, layout="torch", fan_in=None, fan_out=None):
+        self.layout = check_choice(layout, "layout", LAYOUTS)
+        self.shape = tuple(shape)
+        self._given = (None if fan_in is None else check_fan(fan_in, "fan_in"),
+                       None if fan_out is None else check_fan(fan_out, "fan_out"))
+        self._shape_fans = None
+        if fan_in is None and fan_out is None and math.prod(self.shape) == 0:
+            self._shape_fans = (1, 1)
+
+    def _read(self, k, name):
+        v = self._given[k]
+        if v is None:
+            if self._shape_fans is None:
+                fin, fout = compute_fans(self.shape, self.layout)
+                for n, f in (("fan_in", fin), ("fan_out", fout)):
+                    if f.bit_length() > 1000:
+                        raise ValueError(f"{n} of shape {self.shape} is too large to use in a float formula")
+                self._shape_fans = (fin, fout)
+            v = self._shape_fans[k]
+        if v <= 0:
+            raise ValueError(f"{name} must be positive, got {v} for shape {self.shape}")
+        return v
+
+    @property
+    def fan_in(self):
+        return self._read(0, "fan_in")
+
+    @property
+    def fan_out(self):
+        return self._read(1, "fan_out")
+
+    def select(self, mode):
+        """The fan a mode reads: fan_in, fan_out, or their mean for 'fan_avg'."""
+        if mode == "fan_in":
+            return self.fan_in
+        if mode == "fan_out":
+            return self.fan_out
+        return (self.fan_in + self.fan_out) / 2.0
+
+    def known(self):
+        """(fan_in, fan_out) as far as they can be read (None where the shape has no fan)."""
+        out = []
+        for k, name in ((0, "fan_in"), (1, "fan_out")):
+            try:
+                out.append(self._read(k, name))
+            except ValueError:
+                out.append(None)
+        return tuple(out)
 
 
 def check_mode(mode, valid=("fan_in", "fan_out")):
     """Mode names are case-insensitive, as in torch."""
     return check_choice(mode.lower() if isinstance(mode, str) else mode, "mode", valid)
-
-
-def select_fan(fin, fout, mode):
-    if mode == "fan_in":
-        return fin
-    if mode == "fan_out":
-        return fout
-    return (fin + fout) / 2.0

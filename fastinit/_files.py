@@ -18,27 +18,30 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _buffers, _checks, _registry
-from ._fans import compute_fans
-from ._generator import STREAM_VERSION, check_source, default_generator, name_stream, resolve
+from . import _buffers, _checks, _fill, _kernels
+from . import _plain, _schemes  # noqa: F401  (their fills register in the table)
+from ._fans import Fans
+from ._generator import default_generator, name_stream
 
 __all__ = ["save_random", "fill_memmap_"]
 
-_FILLS = _registry.table(_registry.RANDOM + _registry.CONSTANT)
-_DETERMINISTIC = ("constant", "zeros", "ones")
+_FILLS = _fill.select(lambda r: r.buffer == "float")
 
-# safetensors dtype names
+# safetensors' dtype names (the file format's own table)
 _ST_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16"}
-_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 
 DEFAULT_WINDOW = 64 << 20
 
 
-def _fill_of(init, where):
+def _rule_of(init, where):
     try:
-        return _registry.lookup(init, _FILLS, "init")
+        return _fill.lookup(init, _FILLS, "init")
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
+
+
+def _itemsize(dtype_name):
+    return _kernels.ITEMSIZE[_buffers.FLOAT_CODES[dtype_name]]
 
 
 def _dtype_name(dtype, where):
@@ -89,9 +92,12 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _fill_region(fd, start, shape, dtype_name, fill, name, kwargs, seed, stream, window, progress):
-    """Fill the C-order tensor stored at byte ``start`` of file ``fd``, one mapped window at a time."""
-    itemsize = _ITEMSIZE[dtype_name]
+def _fill_region(fd, start, shape, dtype_name, fill, window, progress):
+    """Write ``fill`` (its source resolved) into the C-order tensor stored at byte ``start``
+    of file ``fd``, one mapped window at a time: each window is the flat element range
+    [e0, e1) of the tensor, so it is the same draw placed at offset ``fill.offset + e0``."""
+    code = _buffers.FLOAT_CODES[dtype_name]
+    itemsize = _itemsize(dtype_name)
     count = math.prod(shape)
     per_window = max(1, window // itemsize)
     gran = mmap.ALLOCATIONGRANULARITY
@@ -103,10 +109,7 @@ def _fill_region(fd, start, shape, dtype_name, fill, name, kwargs, seed, stream,
         mm = mmap.mmap(fd, hi - base, offset=base, access=mmap.ACCESS_WRITE)
         try:
             arr = _window_array(mm, lo - base, e1 - e0, dtype_name)
-            if name in _DETERMINISTIC:
-                fill(arr, **kwargs)
-            else:
-                fill(arr, seed=seed, stream=stream, offset=e0, **kwargs)
+            _fill.run(fill.replace(offset=fill.offset + e0), arr, code)
             del arr
             mm.flush()
         finally:
@@ -116,44 +119,27 @@ def _fill_region(fd, start, shape, dtype_name, fill, name, kwargs, seed, stream,
         progress.add(hi - lo)
 
 
-def _plan(name, fill, shape, dtype_name, kwargs, where):
-    """Check a tensor's init (raising before any byte is written); returns the kwargs for
-    flat windows, with the whole tensor's fans made explicit for the schemes."""
+def _describe(rule, shape, dtype_name, args, kwargs, where, source_kwargs=None):
+    """The Fill of one tensor, every argument checked (the error names ``where``); returns
+    (fill, fan_in, fan_out). ``kwargs`` are the fill's own arguments and its fan options."""
     kwargs = {k: _checks.plain_number(v) for k, v in kwargs.items()}
-    params = inspect.signature(fill).parameters
-    reserved = ("buf", "seed", "generator", "stream", "offset", "global_shape", "index")
-    unknown = [k for k in kwargs if k not in params or k in reserved]
+    taken = set(inspect.signature(rule.public).parameters) - {"buf"} - set(_fill.SOURCE_OPTIONS) \
+        - set(_fill.PLACEMENT_OPTIONS)        # the writer places and seeds every tensor itself
+    unknown = [k for k in kwargs if k not in taken]
     if unknown:
-        raise TypeError(f"{where}: {fill.__name__} does not take {unknown}")
-    if math.prod(shape) == 0:
-        # nothing will be written: check the arguments as the in-memory fill of that shape does
-        try:
-            probe = _window_array(bytearray(8), 0, 0, dtype_name).reshape(shape)
-            fill(probe, **kwargs) if name in _DETERMINISTIC else fill(probe, seed=0, stream=0, **kwargs)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{where}: {exc}") from None
-        return kwargs
-    if "fan_in" in params and (kwargs.get("fan_in") is None or kwargs.get("fan_out") is None):
-        try:
-            fin, fout = compute_fans(shape, kwargs.get("layout", "torch"))
-        except (TypeError, ValueError):
-            fin = fout = None            # a 0-d or 1-d tensor: the probe below says if fans are missing
-        if fin is not None:
-            kwargs["fan_in"] = fin if kwargs.get("fan_in") is None else kwargs["fan_in"]
-            kwargs["fan_out"] = fout if kwargs.get("fan_out") is None else kwargs["fan_out"]
-    probe = _window_array(bytearray(8), 0, 1, dtype_name)      # one element, as a window would be
+        raise TypeError(f"{where}: {rule.public.__name__} does not take {unknown}")
     try:
-        if name in _DETERMINISTIC:
-            fill(probe, **kwargs)
-        else:
-            fill(probe, seed=0, stream=0, **kwargs)
+        fill = rule.describe(shape, args, dict(kwargs, **(source_kwargs or {})))
+        _fill.check(fill, shape, _buffers.FLOAT_CODES[dtype_name])
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
-    return kwargs
+    fans = Fans(shape, kwargs.get("layout", "torch"), kwargs.get("fan_in"),
+                      kwargs.get("fan_out")).known() if rule.schemes else (None, None)
+    return fill, kwargs, fans
 
 
-def _entry(name, entry):
-    """(shape, dtype name, init name, fill, kwargs) from a spec entry:
+def _entry(name, entry, seed):
+    """(shape, dtype name, rule, fill, kwargs, fans) from a spec entry:
     (shape, dtype, init, kwargs) or {'shape': ..., 'dtype': ..., 'init': ..., **kwargs}."""
     where = f"spec[{name!r}]"
     if isinstance(entry, Mapping):
@@ -169,10 +155,14 @@ def _entry(name, entry):
         kwargs = dict(entry[3]) if len(entry) == 4 and entry[3] is not None else {}
     else:
         raise TypeError(f"{where} must be (shape, dtype, init, kwargs) or a dict with shape, dtype, init")
-    shape = _buffers.check_global_shape(shape)
+    shape = _buffers.check_shape(shape, "shape")
     dtype_name = _dtype_name(dtype, where)
-    init_name, fill = _fill_of(init, where)
-    return shape, dtype_name, init_name, fill, _plan(init_name, fill, shape, dtype_name, kwargs, where)
+    rule = _rule_of(init, where)
+    source = {"seed": seed, "stream": name_stream(name)} if rule.random else None
+    fill, kwargs, fans = _describe(rule, shape, dtype_name, (), kwargs, where, source)
+    if rule.random:
+        fill = fill.replace(source=fill.source.resolved())
+    return shape, dtype_name, rule, fill, kwargs, fans
 
 
 def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=None, metadata=None):
@@ -229,17 +219,16 @@ def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=
     for name, entry in spec.items():
         if not isinstance(name, str) or not name or name == "__metadata__":
             raise ValueError(f"tensor names must be non-empty strings other than '__metadata__', got {name!r}")
-        plans.append((name,) + _entry(name, entry))
-    order = sorted(range(len(plans)), key=lambda i: (-_ITEMSIZE[plans[i][2]], i))
+        plans.append((name,) + _entry(name, entry, seed))
+    order = sorted(range(len(plans)), key=lambda i: (-_itemsize(plans[i][2]), i))
     header, records, offset = {}, {}, 0
     for i in order:
-        name, shape, dtype_name, init_name, fill, kwargs = plans[i]
-        nbytes = math.prod(shape) * _ITEMSIZE[dtype_name]
+        name, shape, dtype_name, rule, fill, kwargs, (fan_in, fan_out) = plans[i]
+        nbytes = math.prod(shape) * _itemsize(dtype_name)
         header[name] = {"dtype": _ST_DTYPES[dtype_name], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
-        random = init_name not in _DETERMINISTIC
-        records[name] = {"init": init_name, "kwargs": kwargs, "seed": seed if random else None,
-                         "stream": name_stream(name) if random else None, "offset": 0,
-                         "shape": list(shape), "dtype": dtype_name, "stream_version": STREAM_VERSION}
+        taken = (fill.source.seed, fill.source.stream) if rule.random else (None, None)
+        records[name] = _fill.to_record(fill, *taken, shape, dtype_name, scheme=rule.public.__name__, args=kwargs,
+                                        fan_in=fan_in, fan_out=fan_out)
         offset += nbytes
     header["__metadata__"] = dict(user_meta, fastinit=json.dumps({"seed": seed, "records": records},
                                                                  sort_keys=True, separators=(",", ":")))
@@ -258,10 +247,9 @@ def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=
             f.truncate(data_start + offset)
             f.flush()
             for i in order:
-                name, shape, dtype_name, init_name, fill, kwargs = plans[i]
+                name, shape, dtype_name, _, fill, _, _ = plans[i]
                 start = data_start + header[name]["data_offsets"][0]
-                _fill_region(f.fileno(), start, shape, dtype_name, fill, init_name, kwargs, seed,
-                             records[name]["stream"], window, bar)
+                _fill_region(f.fileno(), start, shape, dtype_name, fill, window, bar)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -296,22 +284,22 @@ def fill_memmap_(mm, init, *args, seed=None, generator=None, stream=None, window
     if not mm.dtype.isnative:
         raise TypeError(f"mm has dtype {mm.dtype} in non-native byte order; fastinit writes native-order "
                         "values (fill a native-order memmap and convert it afterwards)")
-    dtype_name = "bfloat16" if mm.dtype.name == "bfloat16" else _dtype_name(mm.dtype, "mm")
-    name, fill = _fill_of(init, "init")
-    kwargs = _registry.bind(fill, args, kwargs)
+    dtype_name = _dtype_name(mm.dtype, "mm")
+    rule = _rule_of(init, "init")
     shape = tuple(mm.shape)
-    kwargs = _plan(name, fill, shape, dtype_name, kwargs, "fill_memmap_")
-    if name in _DETERMINISTIC:
-        if seed is not None or generator is not None or stream is not None:
-            raise ValueError(f"{name} takes no seed, generator or stream")
-        s = t = None
+    if rule.random:
+        source = {"seed": seed, "generator": generator, "stream": stream}
+    elif seed is not None or generator is not None or stream is not None:
+        raise ValueError(f"{rule.name} takes no seed, generator or stream")
     else:
-        check_source(seed, generator, stream)
-        s, t = resolve(seed, generator, stream)          # one stream for the whole file region
+        source = None
+    fill, _, _ = _describe(rule, shape, dtype_name, args, kwargs, "fill_memmap_", source)
+    if rule.random:
+        fill = fill.replace(source=fill.source.resolved())   # one stream for the whole file region
     bar = _Progress(mm.nbytes, os.path.basename(mm.filename), progress)
     try:
         with open(mm.filename, "r+b") as f:
-            _fill_region(f.fileno(), mm.offset, shape, dtype_name, fill, name, kwargs, s, t, window, bar)
+            _fill_region(f.fileno(), mm.offset, shape, dtype_name, fill, window, bar)
     finally:
         bar.close()
     return mm
@@ -392,8 +380,8 @@ def init_checkpoint_main(argv=None):
                                  not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())):
             raise TypeError("metadata must map str to str (the safetensors format)")
         if ns.dry_run:
-            plans = {name: _entry(name, entry) for name, entry in spec.items()}
-            total = sum(math.prod(p[0]) * _ITEMSIZE[p[1]] for p in plans.values())
+            plans = {name: _entry(name, entry, seed) for name, entry in spec.items()}
+            total = sum(math.prod(p[0]) * _itemsize(p[1]) for p in plans.values())
             params = sum(math.prod(p[0]) for p in plans.values())
             print(f"{len(plans)} tensors, {params:,} parameters, {total / 2 ** 30:.2f} GiB, seed {seed}")
             return 0

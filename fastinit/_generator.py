@@ -69,12 +69,19 @@ class Generator:
 
     def next_stream(self):
         """Reserve the next stream id (what each fill call does)."""
+        return self.take()[1]
+
+    def take(self, stream=None):
+        """(seed, stream) of one fill, read under one lock: with ``stream=None`` the next
+        stream is reserved; otherwise the given stream of the current seed."""
         with self._lock:
+            if stream is not None:
+                return self._seed, stream
             stream = self._stream
             if stream >= (1 << 64) - 1:
                 raise OverflowError("this Generator has used all 2**64 streams")
             self._stream = stream + 1
-        return stream
+            return self._seed, stream
 
     def __repr__(self):
         state = self.get_state()
@@ -111,32 +118,6 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def check_source(seed, generator, stream):
-    """Validate where the randomness comes from, without consuming a stream."""
-    if seed is not None and generator is not None:
-        raise ValueError("pass either seed= or generator=, not both")
-    if seed is not None:
-        check_uint64(seed, "seed")
-    if generator is not None and not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
-    if stream is not None:
-        check_uint64(stream, "stream")
-
-
-def resolve(seed, generator, stream):
-    """(seed, stream) of one fill; takes the generator's next stream when none is given.
-
-    Call after every other check has passed, so that a rejected call leaves the
-    generator where it was.
-    """
-    if seed is not None:
-        return check_uint64(seed, "seed"), (0 if stream is None else check_uint64(stream, "stream"))
-    g = default_generator if generator is None else generator
-    if stream is not None:
-        return g.seed, check_uint64(stream, "stream")
-    return g.seed, g.next_stream()
 
 
 def name_stream(name):

@@ -3,7 +3,7 @@
 Selection is exact and deterministic: the requested number of smallest-|w|
 entries is zeroed, ties broken toward the lower flat (C-order) index, found by
 a radix histogram over the bits of |w| (no sort, no copy of the buffer; the
-scratch is one 512 KiB histogram per thread). Pruned entries are written as
+scratch is 2 MiB of histograms per thread). Pruned entries are written as
 +0.0. Every check happens before the first byte changes.
 """
 import numbers
@@ -11,7 +11,10 @@ import operator
 
 import numpy as np
 
-from . import _buffers, _kernels, _plain
+from collections.abc import Mapping
+
+from . import _buffers, _fill, _kernels
+from . import _plain, _schemes  # noqa: F401  (their fills register in the table)
 
 __all__ = ["prune_magnitude_", "global_prune_magnitude_", "prune_n_m_", "apply_mask_", "rewind_"]
 
@@ -24,7 +27,7 @@ def _contiguous(buf, name):
     return arr, code
 
 
-def _count(amount, total):
+def count(amount, total):
     """Entries to prune: an int is a count, a float in [0, 1] a fraction rounded as torch does."""
     if isinstance(amount, (bool, np.bool_)):
         raise TypeError(f"amount must be an int (a count) or a float in [0, 1] (a fraction), got {amount!r}")
@@ -41,10 +44,6 @@ def _count(amount, total):
             raise ValueError(f"amount={amount} should either be a float in the range [0, 1] or a non-negative integer")
         return round(f * total)
     raise TypeError(f"amount must be an int (a count) or a float in [0, 1] (a fraction), got {type(amount).__name__}")
-
-
-def _flat(arr):
-    return arr.reshape(-1).view(np.uint8)
 
 
 def prune_magnitude_(buf, amount, *, return_mask=False):
@@ -75,10 +74,10 @@ def prune_magnitude_(buf, amount, *, return_mask=False):
     >>> mask = fastinit.prune_magnitude_(w, 0.9, return_mask=True)   # keeps 26,214
     """
     arr, code = _contiguous(buf, "buf")
-    k = _count(amount, arr.size)
+    k = count(amount, arr.size)
     mask = np.empty(arr.shape, np.bool_) if return_mask else None
     if arr.size:
-        _kernels.prune_magnitude([(_flat(arr), code, arr.size, None if mask is None else _flat(mask))], k)
+        _kernels.prune_magnitude([(_buffers.flat_bytes(arr), code, arr.size, None if mask is None else _buffers.flat_bytes(mask))], k)
     return mask if return_mask else buf
 
 
@@ -102,9 +101,9 @@ def global_prune_magnitude_(buffers, amount, *, return_masks=False):
         raise TypeError("buffers must be a list or tuple of arrays")
     checked = [_contiguous(b, f"buffers[{i}]") for i, b in enumerate(buffers)]
     total = sum(a.size for a, _ in checked)
-    k = _count(amount, total)
+    k = count(amount, total)
     masks = [np.empty(a.shape, np.bool_) for a, _ in checked] if return_masks else [None] * len(checked)
-    items = [(_flat(a), code, a.size, None if m is None else _flat(m))
+    items = [(_buffers.flat_bytes(a), code, a.size, None if m is None else _buffers.flat_bytes(m))
              for (a, code), m in zip(checked, masks) if a.size]
     if items:
         _kernels.prune_magnitude(items, k)
@@ -144,13 +143,13 @@ def prune_n_m_(buf, n=2, m=4, axis=-1, *, return_mask=False):
     length = arr.shape[ax]
     if length % m:
         raise ValueError(f"the length of axis {ax} ({length}) is not a multiple of m={m}")
-    if arr.size and _kernels.has_nan(_flat(arr), code, arr.size):
+    if arr.size and _kernels.has_nan(_buffers.flat_bytes(arr), code, arr.size):
         raise ValueError("the buffer contains NaN; magnitude pruning needs every |w| to compare")
     outer = int(np.prod(arr.shape[:ax], dtype=np.int64))
     inner = int(np.prod(arr.shape[ax + 1:], dtype=np.int64))
     mask = np.empty(arr.shape, np.bool_) if return_mask else None
     if arr.size:
-        _kernels.prune_n_m(_flat(arr), code, outer, length, inner, n, m, None if mask is None else _flat(mask))
+        _kernels.prune_n_m(_buffers.flat_bytes(arr), code, outer, length, inner, n, m, None if mask is None else _buffers.flat_bytes(mask))
     return mask if return_mask else buf
 
 
@@ -169,20 +168,8 @@ def apply_mask_(buf, mask):
     arr, _ = _contiguous(buf, "buf")
     mask = _check_mask(arr, mask)
     if arr.size:
-        _kernels.apply_mask(_flat(arr), arr.itemsize, _flat(mask))
+        _kernels.apply_mask(_buffers.flat_bytes(arr), arr.itemsize, _buffers.flat_bytes(mask))
     return buf
-
-
-def _fused_fills():
-    from . import _schemes
-    return frozenset([_plain.uniform_, _plain.normal_, _plain.trunc_normal_, _schemes.lecun_uniform_,
-                      _schemes.lecun_normal_, _schemes.xavier_uniform_, _schemes.xavier_normal_,
-                      _schemes.kaiming_uniform_, _schemes.kaiming_normal_, _schemes.he_uniform_,
-                      _schemes.he_normal_, _schemes.variance_scaling_])
-
-
-# the random fills whose values rewind_ regenerates under the mask in one pass
-_FUSED_FILLS = _fused_fills()
 
 
 def rewind_(buf, mask, init, **init_kwargs):
@@ -190,11 +177,13 @@ def rewind_(buf, mask, init, **init_kwargs):
 
     Writes, where ``mask`` is True, exactly the values ``init(buf, **init_kwargs)``
     wrote at initialization, regenerated from the counter-based stream (no stored
-    copy), and zero elsewhere, in one pass over ``buf``. For fastinit's random
-    fills ``init_kwargs`` must name the stream the initialization used: ``seed=``
-    (and ``stream=`` if it was not stream 0) or ``generator=`` with ``stream=``,
-    plus ``offset=`` for a shard. Constant fills and other callables are run and
-    then masked (two passes).
+    copy), and zero elsewhere, in one pass over ``buf``. ``init`` is a fastinit
+    fill function with the arguments of the initialization, which for
+    a random fill must name the stream it used: ``seed=`` (and ``stream=`` if it
+    was not stream 0) or ``generator=`` with ``stream=``, plus ``offset=`` for a
+    shard. Or ``init`` is a record (a dict, as ``save_random`` returns and
+    ``fastinit.torch`` keeps), checked whole before anything is written. Any other
+    callable is run and then masked (two passes).
 
     Examples
     --------
@@ -202,18 +191,25 @@ def rewind_(buf, mask, init, **init_kwargs):
     >>> mask = fastinit.prune_magnitude_(w, 0.8, return_mask=True)
     >>> fastinit.rewind_(w, mask, fastinit.kaiming_uniform_, seed=7)
     """
-    arr, _ = _contiguous(buf, "buf")
+    arr, code = _contiguous(buf, "buf")
     mask = _check_mask(arr, mask)
-    if not callable(init):
-        raise TypeError(f"init must be a fastinit fill function, got {type(init).__name__}")
-    fused = init in _FUSED_FILLS
-    if (fused and init_kwargs.get("seed") is None and init_kwargs.get("stream") is None):
-        raise ValueError("rewind_ needs the stream the initialization used: pass seed= (and stream= if "
-                         "it was not 0), or generator= with stream=")
-    if fused:
-        with _plain.masked(_flat(mask)):
-            init(buf, **init_kwargs)
+    if isinstance(init, Mapping):
+        if init_kwargs:
+            raise TypeError("rewind_ from a record takes no other arguments; the record holds them")
+        fill, shape, dtype = _fill.from_record(dict(init), "buf")
+        if shape != arr.shape or dtype != _buffers.NAMES[code]:
+            raise ValueError(f"the record is for a {dtype} tensor of shape {shape}, "
+                             f"the buffer is {_buffers.NAMES[code]} of shape {arr.shape}")
+    elif isinstance(getattr(init, "rule", None), _fill.Rule):
+        rule = _fill.lookup(init, _fill.select(lambda r: r.buffer == "float"), "init")
+        if rule.random and init_kwargs.get("seed") is None and init_kwargs.get("stream") is None:
+            raise ValueError("rewind_ needs the stream the initialization used: pass seed= (and stream= if "
+                             "it was not 0), or generator= with stream=")
+        fill = rule.describe(arr.shape, (), init_kwargs)
+    elif callable(init):
+        init(buf, **init_kwargs)       # not a fastinit fill: fill, then mask
+        return apply_mask_(buf, mask)
     else:
-        init(buf, **init_kwargs)       # constants and other callables: fill, then mask
-        apply_mask_(buf, mask)
+        raise TypeError(f"init must be a fastinit fill, its name, or a record, got {type(init).__name__}")
+    _fill.run(fill, arr, code, mask=_buffers.flat_bytes(mask))
     return buf

@@ -1,15 +1,16 @@
 """Initialization schemes: LeCun, Xavier/Glorot, He/Kaiming and Keras's VarianceScaling.
 
-Each scheme turns (gain, fans) into a bound or a standard deviation with the
-formulas of ``torch.nn.init`` and Keras, then runs one plain fill.
+Each scheme is a draw rule, as in ``torch.nn.init``: fans -> std -> bound -> one
+distribution (``fastinit._fill``). The fans come from the buffer's shape (the
+whole tensor's with ``global_shape=``), as ``layout`` says, unless ``fan_in=`` /
+``fan_out=`` are given.
 """
 import math
 
-from . import _buffers
+from . import _fill
 from ._checks import check_choice, check_real
-from ._fans import calculate_gain, check_mode, fans_of, needed_fans, select_fan
-from ._generator import check_source
-from ._plain import _fill_normal, _fill_trunc, _fill_uniform
+from ._fans import calculate_gain, check_mode
+from ._fill import FAN_OPTIONS, PLACEMENT_OPTIONS, SOURCE_OPTIONS
 
 __all__ = [
     "lecun_uniform_", "lecun_normal_",
@@ -25,39 +26,24 @@ KERAS_TRUNC_STD = 0.87962566103423978
 _NORMAL_DISTRIBUTIONS = ("normal", "truncated_normal")
 _VS_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
-
-def _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, need=("fan_in", "fan_out"),
-           global_shape=None, index=None):
-    arr, code = _buffers.check_float(buf)
-    check_source(seed, generator, stream)
-    place = _buffers.check_placement(arr, offset, global_shape, index)
-    # a shard's fans are the whole tensor's
-    shape = arr.shape if global_shape is None else _buffers.check_global_shape(global_shape)
-    size = 1
-    for d in shape:
-        size *= d
-    if size == 0 and fan_in is None and fan_out is None:
-        # nothing to write; torch also returns empty tensors untouched
-        check_choice(layout, "layout", ("torch", "keras"))
-        fin = fout = 1
-    else:
-        fin, fout = fans_of(shape, layout, fan_in, fan_out, need)
-    return arr, code, place, fin, fout
+scheme = _fill.rule(SOURCE_OPTIONS, PLACEMENT_OPTIONS, FAN_OPTIONS)
 
 
+def _bound(bound):
+    return _fill.uniform(-bound, bound)
 
-def _uniform_bound(arr, code, off, bound, seed, generator, stream):
-    _fill_uniform(arr, code, -bound, bound, seed, generator, stream, off)
 
-
-def _normal_std(arr, code, off, std, distribution, seed, generator, stream):
+def _normal_std(std, distribution):
     """A plain normal with this std, or Keras's: std / 0.8796..., truncated at +-2 of that."""
     check_choice(distribution, "distribution", _NORMAL_DISTRIBUTIONS)
     if distribution == "normal":
-        _fill_normal(arr, code, 0.0, std, seed, generator, stream, off)
-    else:
-        s = std / KERAS_TRUNC_STD
-        _fill_trunc(arr, code, 0.0, s, -2.0 * s, 2.0 * s, seed, generator, stream, off)
+        return _fill.normal(0.0, std)
+    return _keras_trunc(std)
+
+
+def _keras_trunc(std):
+    s = std / KERAS_TRUNC_STD
+    return _fill.trunc_normal(0.0, s, -2.0 * s, 2.0 * s)
 
 
 def _check_gain(gain):
@@ -67,9 +53,16 @@ def _check_gain(gain):
     return gain
 
 
-def lecun_uniform_(buf, *, seed=None, generator=None, stream=None, offset=0,
-                   layout="torch", fan_in=None, fan_out=None,
-                   global_shape=None, index=None):
+def _kaiming_std(fans, a, mode, nonlinearity):
+    """gain / sqrt(fan_mode), the arguments checked before any fan is read."""
+    a = check_real(a, "a")
+    mode = check_mode(mode)
+    gain = calculate_gain(nonlinearity, a)
+    return gain / math.sqrt(fans.select(mode))
+
+
+@scheme
+def lecun_uniform_(fans):
     """LeCun uniform: ``U(-bound, bound)`` with ``bound = sqrt(3 / fan_in)`` (variance ``1/fan_in``).
 
     The same as Keras ``LecunUniform`` (given Keras fans, ``layout='keras'``).
@@ -90,15 +83,11 @@ def lecun_uniform_(buf, *, seed=None, generator=None, stream=None, offset=0,
     --------
     >>> w = fastinit.lecun_uniform_(np.empty((128, 64), np.float32), seed=0)
     """
-    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",),
-                                    global_shape, index)
-    _uniform_bound(arr, code, off, math.sqrt(3.0 / fin), seed, generator, stream)
-    return buf
+    return _bound(math.sqrt(3.0 / fans.fan_in))
 
 
-def lecun_normal_(buf, *, distribution="normal", seed=None, generator=None, stream=None, offset=0,
-                  layout="torch", fan_in=None, fan_out=None,
-                  global_shape=None, index=None):
+@scheme
+def lecun_normal_(fans, *, distribution="normal"):
     """LeCun normal: ``N(0, 1/fan_in)``.
 
     ``distribution='truncated_normal'`` gives Keras's ``LecunNormal`` exactly: std
@@ -109,15 +98,11 @@ def lecun_normal_(buf, *, distribution="normal", seed=None, generator=None, stre
     --------
     >>> w = fastinit.lecun_normal_(np.empty((128, 64), np.float32), seed=0)
     """
-    arr, code, off, fin, _ = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out, ("fan_in",),
-                                    global_shape, index)
-    _normal_std(arr, code, off, 1.0 / math.sqrt(fin), distribution, seed, generator, stream)
-    return buf
+    return _normal_std(1.0 / math.sqrt(fans.fan_in), distribution)
 
 
-def xavier_uniform_(buf, gain=1.0, *, seed=None, generator=None, stream=None, offset=0,
-                    layout="torch", fan_in=None, fan_out=None,
-                    global_shape=None, index=None):
+@scheme
+def xavier_uniform_(fans, gain=1.0):
     """Xavier/Glorot uniform: ``U(-bound, bound)``, ``bound = gain * sqrt(6 / (fan_in + fan_out))``.
 
     As ``torch.nn.init.xavier_uniform_``; with ``gain=1`` and Keras fans, Keras's
@@ -128,15 +113,11 @@ def xavier_uniform_(buf, gain=1.0, *, seed=None, generator=None, stream=None, of
     >>> w = fastinit.xavier_uniform_(np.empty((256, 128), np.float32), gain=fastinit.calculate_gain("tanh"))
     """
     gain = _check_gain(gain)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       global_shape=global_shape, index=index)
-    _uniform_bound(arr, code, off, gain * math.sqrt(6.0 / (fin + fout)), seed, generator, stream)
-    return buf
+    return _bound(gain * math.sqrt(6.0 / (fans.fan_in + fans.fan_out)))
 
 
-def xavier_normal_(buf, gain=1.0, *, distribution="normal", seed=None, generator=None, stream=None,
-                   offset=0, layout="torch", fan_in=None, fan_out=None,
-                   global_shape=None, index=None):
+@scheme
+def xavier_normal_(fans, gain=1.0, *, distribution="normal"):
     """Xavier/Glorot normal: ``N(0, std**2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``.
 
     As ``torch.nn.init.xavier_normal_``. ``distribution='truncated_normal'`` gives
@@ -147,22 +128,11 @@ def xavier_normal_(buf, gain=1.0, *, distribution="normal", seed=None, generator
     >>> w = fastinit.xavier_normal_(np.empty((256, 128), np.float32), seed=0)
     """
     gain = _check_gain(gain)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       global_shape=global_shape, index=index)
-    _normal_std(arr, code, off, gain * math.sqrt(2.0 / (fin + fout)), distribution, seed, generator, stream)
-    return buf
+    return _normal_std(gain * math.sqrt(2.0 / (fans.fan_in + fans.fan_out)), distribution)
 
 
-def _kaiming_gain(a, mode, nonlinearity):
-    """Validate kaiming's arguments (before any fan is read); returns (gain, mode)."""
-    a = check_real(a, "a")
-    mode = check_mode(mode)
-    return calculate_gain(nonlinearity, a), mode
-
-
-def kaiming_uniform_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, seed=None, generator=None,
-                     stream=None, offset=0, layout="torch", fan_in=None, fan_out=None,
-                     global_shape=None, index=None):
+@scheme
+def kaiming_uniform_(fans, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """He/Kaiming uniform: ``U(-bound, bound)``, ``bound = gain * sqrt(3 / fan_mode)``.
 
     As ``torch.nn.init.kaiming_uniform_``: ``gain = calculate_gain(nonlinearity, a)``,
@@ -182,18 +152,11 @@ def kaiming_uniform_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, seed
     --------
     >>> w = fastinit.kaiming_uniform_(np.empty((512, 256), np.float32), a=math.sqrt(5))
     """
-    gain, mode = _kaiming_gain(a, mode, nonlinearity)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       needed_fans(mode), global_shape, index)
-    std = gain / math.sqrt(select_fan(fin, fout, mode))
-    _uniform_bound(arr, code, off, math.sqrt(3.0) * std, seed, generator, stream)
-    return buf
+    return _bound(math.sqrt(3.0) * _kaiming_std(fans, a, mode, nonlinearity))
 
 
-def kaiming_normal_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, distribution="normal",
-                    seed=None, generator=None, stream=None, offset=0, layout="torch",
-                    fan_in=None, fan_out=None,
-                    global_shape=None, index=None):
+@scheme
+def kaiming_normal_(fans, a=0, mode="fan_in", nonlinearity="leaky_relu", *, distribution="normal"):
     """He/Kaiming normal: ``N(0, std**2)``, ``std = gain / sqrt(fan_mode)``.
 
     As ``torch.nn.init.kaiming_normal_``. ``distribution='truncated_normal'`` gives
@@ -204,17 +167,11 @@ def kaiming_normal_(buf, a=0, mode="fan_in", nonlinearity="leaky_relu", *, distr
     --------
     >>> w = fastinit.kaiming_normal_(np.empty((64, 3, 7, 7), np.float32), mode="fan_out", nonlinearity="relu")
     """
-    gain, mode = _kaiming_gain(a, mode, nonlinearity)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       needed_fans(mode), global_shape, index)
-    std = gain / math.sqrt(select_fan(fin, fout, mode))
-    _normal_std(arr, code, off, std, distribution, seed, generator, stream)
-    return buf
+    return _normal_std(_kaiming_std(fans, a, mode, nonlinearity), distribution)
 
 
-def he_uniform_(buf, mode="fan_in", *, seed=None, generator=None, stream=None, offset=0,
-                layout="torch", fan_in=None, fan_out=None,
-                global_shape=None, index=None):
+@scheme
+def he_uniform_(fans, mode="fan_in"):
     """He uniform for ReLU: ``kaiming_uniform_(buf, mode=mode, nonlinearity='relu')``,
     ``bound = sqrt(6 / fan_mode)`` (Keras ``HeUniform`` with ``layout='keras'``).
 
@@ -222,14 +179,11 @@ def he_uniform_(buf, mode="fan_in", *, seed=None, generator=None, stream=None, o
     --------
     >>> w = fastinit.he_uniform_(np.empty((512, 256), np.float32), seed=0)
     """
-    return kaiming_uniform_(buf, 0, mode, "relu", seed=seed, generator=generator, stream=stream,
-                            offset=offset, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                            global_shape=global_shape, index=index)
+    return _bound(math.sqrt(3.0) * _kaiming_std(fans, 0, mode, "relu"))
 
 
-def he_normal_(buf, mode="fan_in", *, distribution="normal", seed=None, generator=None, stream=None,
-               offset=0, layout="torch", fan_in=None, fan_out=None,
-               global_shape=None, index=None):
+@scheme
+def he_normal_(fans, mode="fan_in", *, distribution="normal"):
     """He normal for ReLU: ``N(0, 2 / fan_mode)``.
 
     ``distribution='truncated_normal'`` (with ``layout='keras'``) is Keras's ``HeNormal``.
@@ -238,18 +192,17 @@ def he_normal_(buf, mode="fan_in", *, distribution="normal", seed=None, generato
     --------
     >>> w = fastinit.he_normal_(np.empty((512, 256), np.float32), seed=0)
     """
-    return kaiming_normal_(buf, 0, mode, "relu", distribution=distribution, seed=seed,
-                           generator=generator, stream=stream, offset=offset, layout=layout,
-                           fan_in=fan_in, fan_out=fan_out, global_shape=global_shape, index=index)
+    return _normal_std(_kaiming_std(fans, 0, mode, "relu"), distribution)
 
 
 glorot_uniform_ = xavier_uniform_
 glorot_normal_ = xavier_normal_
+_fill.alias("glorot_uniform", glorot_uniform_)
+_fill.alias("glorot_normal", glorot_normal_)
 
 
-def variance_scaling_(buf, scale=1.0, mode="fan_in", distribution="truncated_normal", *, seed=None,
-                      generator=None, stream=None, offset=0, layout="torch", fan_in=None, fan_out=None,
-                      global_shape=None, index=None):
+@scheme
+def variance_scaling_(fans, scale=1.0, mode="fan_in", distribution="truncated_normal"):
     """Keras ``VarianceScaling``: samples with variance ``scale / max(1, fan)``.
 
     ``fan`` is ``fan_in``, ``fan_out`` or ``(fan_in + fan_out) / 2`` (``mode='fan_avg'``).
@@ -278,15 +231,9 @@ def variance_scaling_(buf, scale=1.0, mode="fan_in", distribution="truncated_nor
     # Keras lower-cases the distribution name
     distribution = check_choice(distribution.lower() if isinstance(distribution, str) else distribution,
                                 "distribution", _VS_DISTRIBUTIONS)
-    arr, code, off, fin, fout = _start(buf, seed, generator, stream, offset, layout, fan_in, fan_out,
-                                       needed_fans(mode), global_shape, index)
-    fan = select_fan(fin, fout, mode)
-    var = scale / max(1.0, fan)
+    var = scale / max(1.0, fans.select(mode))
     if distribution == "uniform":
-        _uniform_bound(arr, code, off, math.sqrt(3.0 * var), seed, generator, stream)
-    elif distribution == "untruncated_normal":
-        _fill_normal(arr, code, 0.0, math.sqrt(var), seed, generator, stream, off)
-    else:
-        s = math.sqrt(var) / KERAS_TRUNC_STD
-        _fill_trunc(arr, code, 0.0, s, -2.0 * s, 2.0 * s, seed, generator, stream, off)
-    return buf
+        return _bound(math.sqrt(3.0 * var))
+    if distribution == "untruncated_normal":
+        return _fill.normal(0.0, math.sqrt(var))
+    return _keras_trunc(math.sqrt(var))

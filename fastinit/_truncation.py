@@ -11,8 +11,6 @@ platform.
 """
 import math
 
-import numpy as np
-
 _TINY = 2.0 ** -64          # below this near-bound mass, rescale by 2^k
 _NARROW = 2.0 ** -4         # W below this times the base probability: "narrow"
 _TOO_NARROW = 2.0 ** -40    # ... below this: no resolution left, rejected
@@ -63,17 +61,24 @@ def lower_tail(x):
     return upper_tail(-x)
 
 
-def trunc_params(mean, std, a, b, f64):
-    """Constants of one truncated-normal fill.
+# Beyond this many std a tail's mass is 0 in float64 (Q(38.5) is below the smallest
+# subnormal), so standardized bounds further out are clamped here: the constants are
+# the same, and (a - mean) / std may be as large as a float allows.
+_FAR = 40.0
 
-    Returns ``(values, wide)``: values are (mean, std, lo, hi, cA, cB, W, thr,
-    pc, lnS) rounded to the working precision, and ``wide`` says that a 32-bit
-    output uses the f64 rule because the interval is too narrow for float32
-    probabilities (the values are then f64).  mean, std, a, b are finite
-    floats with std > 0 and a < b.
+
+def trunc_params(mean, std, a, b):
+    """Constants of one truncated-normal fill, in float64.
+
+    Returns ``(values, narrow)``: values are (mean, std, lo, hi, cA, cB, W, thr,
+    pc, lnS), and ``narrow`` says that a 32-bit output must use the f64 rule
+    because the interval is too narrow for float32 probabilities (otherwise a
+    32-bit output uses the values rounded to float32).  mean, std, a, b are
+    finite floats with std > 0 and a < b; an interval that cannot be sampled
+    is a ValueError.
     """
-    alpha = (a - mean) / std
-    beta = (b - mean) / std
+    za, zb = (a - mean) / std, (b - mean) / std
+    alpha, beta = min(max(za, -_FAR), _FAR), min(max(zb, -_FAR), _FAR)
     cA = lower_tail(alpha)
     cB = upper_tail(beta)
     if alpha < 0.0 < beta:
@@ -85,7 +90,7 @@ def trunc_params(mean, std, a, b, f64):
         # upper tail only: the kernel never reads cA
         thr, W, P, cA = -math.inf, upper_tail(alpha) - cB, upper_tail(alpha), 0.0
     where = (f"the interval [a, b] = [{a}, {b}] of normal({mean}, {std}) "
-             f"(from {alpha:.6g} to {beta:.6g} std)")
+             f"(from {za:.6g} to {zb:.6g} std)")
     if P is not None and P < 2.2250738585072014e-308:
         # a subnormal tail mass has lost its precision (near bound ~37.5 std out)
         raise ValueError(f"{where} lies too far in the tail to sample")
@@ -98,11 +103,6 @@ def trunc_params(mean, std, a, b, f64):
     if not W > _TOO_NARROW * base:
         raise ValueError(f"{where} is too narrow to sample: it holds a fraction {W:.3g} of the probability "
                          "around it; widen it, or fill uniform_(buf, a, b)")
-    wide = not f64 and W < _NARROW * base
     pc = 0.075 if k == 0 else math.inf
     lnS = k * 0.6931471805599453
-    values = (mean, std, a, b, cA, cB, W, thr, pc, lnS)
-    if f64 or wide:
-        return values, wide
-    with np.errstate(over="ignore"):
-        return tuple(float(np.float32(v)) for v in values), False
+    return (mean, std, a, b, cA, cB, W, thr, pc, lnS), W < _NARROW * base

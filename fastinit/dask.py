@@ -11,6 +11,8 @@ One constructor per fill (``uniform``, ``normal``, ``trunc_normal``,
 ``lecun_*``, ``xavier_*``/``glorot_*``, ``kaiming_*``/``he_*``,
 ``variance_scaling``, ``random_bits``) and the generic ``init(fill, shape, ...)``.
 """
+import inspect
+
 import numpy as np
 
 try:
@@ -19,44 +21,29 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError("fastinit.dask needs Dask: pip install 'fastinit[dask]' (dask[array])") from exc
 
-from . import _alloc, _buffers, _plain, _registry
-from ._checks import check_uint64
-from ._generator import check_source, default_generator
+from . import _buffers, _fill, _kernels
+from . import _plain, _schemes  # noqa: F401  (their fills register in the table)
 
-_FILLS = _registry.table(_registry.RANDOM + (_plain.random_bits_,))
+_FILLS = _fill.select(lambda r: r.random)
 
 __all__ = ["init"] + sorted(_FILLS)
 
 
-_FLOATS = ("float32", "float64", "float16", "bfloat16")
-
-
-def _dtype(name, dtype):
-    if name == "random_bits":
+def _dtype(rule, dtype):
+    if rule.buffer == "uint32":
         if dtype is not None and np.dtype(dtype) != np.uint32:
             raise TypeError(f"random_bits gives uint32, got dtype={dtype}")
-        return np.dtype(np.uint32)
-    if isinstance(dtype, str) and dtype == "bfloat16":
-        try:
-            import ml_dtypes  # noqa: F401  (a NumPy bfloat16 dtype for the chunks)
-        except ImportError:
-            raise ImportError("dtype='bfloat16' needs ml_dtypes for NumPy bfloat16 chunks: "
-                              "pip install ml_dtypes") from None
-    try:
-        dt = _alloc._as_dtype(np.float32 if dtype is None else dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in _FLOATS or not dt.isnative:
-        raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got {dtype!r}")
-    return dt
+        return np.dtype(np.uint32), _kernels.F32
+    return _buffers.numpy_dtype(np.float32 if dtype is None else dtype)
 
 
-def _block(fill, gshape, dtype, seed, stream, offset, kwargs, block_info=None):
+def _block(fill, dtype, code, block_info=None):
     """One chunk: the shard global[array-location] of the whole fill."""
     info = block_info[None]
-    index = tuple(slice(a, b) for a, b in info["array-location"])
     buf = np.empty(info["chunk-shape"], dtype)
-    return fill(buf, seed=seed, stream=stream, offset=offset, global_shape=gshape, index=index, **kwargs)
+    index = tuple(slice(a, b) for a, b in info["array-location"])
+    _fill.run(fill.replace(index=index), buf, code)
+    return buf
 
 
 def init(fill, shape, *args, chunks="auto", dtype=None, seed=None, stream=None, offset=0, generator=None,
@@ -88,38 +75,29 @@ def init(fill, shape, *args, chunks="auto", dtype=None, seed=None, stream=None, 
     >>> w = fastinit.dask.he_uniform((65536, 16384), chunks=(8192, 8192), seed=0)
     >>> w[:4, :4].compute()
     """
-    name, f = _registry.lookup(fill, _FILLS)
-    gshape = _buffers.check_global_shape(shape)
-    dt = _dtype(name, dtype)
-    check_source(seed, generator, stream)
-    total = 1
-    for d in gshape:
-        total *= d
-    _buffers.check_offset(offset, total)
-    kwargs = _registry.bind(f, args, kwargs)
-    # Validate everything (fans, bounds, names) on an empty shard before taking a stream.
-    f(np.empty((0,) * len(gshape), dt), seed=0, stream=0, offset=offset, global_shape=gshape,
-      index=tuple(slice(0, 0) for _ in gshape), **kwargs)
-    if seed is not None:
-        seed = check_uint64(seed, "seed")
-        stream = 0 if stream is None else check_uint64(stream, "stream")
-    else:
-        g = default_generator if generator is None else generator
-        stream = g.next_stream() if stream is None else check_uint64(stream, "stream")
-        seed = g.seed
+    rule = _fill.lookup(fill, _FILLS)
+    gshape = _buffers.check_shape(shape, "shape")
+    dt, code = _dtype(rule, dtype)
+    kwargs.update(seed=seed, stream=stream, offset=offset, generator=generator, global_shape=gshape)
+    whole = rule.describe(gshape, args, kwargs)
+    _fill.check(whole, gshape, code)                 # everything, before the stream is taken
+    whole = whole.replace(source=whole.source.resolved())
     chunks = _da.core.normalize_chunks(chunks, gshape, dtype=dt)
-    token = _tokenize(name, gshape, str(dt), chunks, seed, stream, offset, sorted(kwargs.items()))
-    return _da.map_blocks(_block, f, gshape, dt, seed, stream, offset, kwargs, chunks=chunks, dtype=dt,
-                          meta=np.empty((0,) * len(gshape), dt), name=f"fastinit-{name}-{token}")
+    d = whole.draw
+    token = _tokenize(rule.name, gshape, str(dt), chunks, whole.source.seed, whole.source.stream, whole.offset,
+                      d.kind, sorted(d.params.items()))
+    return _da.map_blocks(_block, whole, dt, code, chunks=chunks, dtype=dt,
+                          meta=np.empty((0,) * len(gshape), dt), name=f"fastinit-{rule.name}-{token}")
 
 
 def _constructor(name):
-    f = _FILLS[name]
+    f = _FILLS[name].public
 
-    def make(shape, *args, chunks="auto", dtype=None, seed=None, stream=None, offset=0, generator=None, **kwargs):
-        return init(name, shape, *args, chunks=chunks, dtype=dtype, seed=seed, stream=stream, offset=offset,
-                    generator=generator, **kwargs)
+    def make(shape, *args, **kwargs):
+        return init(name, shape, *args, **kwargs)
 
+    sig = inspect.signature(init)
+    make.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
     make.__name__ = make.__qualname__ = name
     make.__doc__ = (f"A lazy Dask array filled by :func:`fastinit.{f.__name__}`: "
                     f"``init('{name}', shape, *args, chunks=..., dtype=..., seed=..., **kwargs)``.")

@@ -63,7 +63,13 @@ def test_save_random_round_trip_through_safetensors(tmp_path, window):
     doc = json.loads(meta["fastinit"])
     assert doc["seed"] == seed and doc["records"] == json.loads(json.dumps(records))
     assert records["embed.weight"]["stream"] == fastinit.name_stream("embed.weight")
-    assert (records["layers.0.w"]["kwargs"]["fan_in"], records["layers.0.w"]["kwargs"]["fan_out"]) == (48, 64)
+    rec = records["layers.0.w"]           # the same JSON form as fastinit.torch's init records
+    assert (rec["fan_in"], rec["fan_out"], rec["scheme"], rec["fill"]) == (48, 64, "kaiming_uniform_", "uniform")
+    assert rec["args"] == {"a": 5 ** 0.5} and rec["stream_version"] == fastinit.STREAM_VERSION
+    for name in SPEC:                     # each record regenerates its tensor
+        again = np.zeros_like(loaded[name])
+        fastinit.rewind_(again, np.ones(again.shape, bool), records[name])
+        assert np.array_equal(again, loaded[name]), name
     # widest dtype first, so every tensor starts at a multiple of its item size
     with open(path, "rb") as fh:
         n = int.from_bytes(fh.read(8), "little")

@@ -29,9 +29,9 @@ def count_fills(monkeypatch):
     counts = collections.Counter()
     real = _functions._record
 
-    def counting(tensor, fill, params, scheme, args, seed=None, stream=None):
+    def counting(tensor, fill, taken, scheme, args):
         counts[(tuple(tensor.shape), scheme)] += 1
-        return real(tensor, fill, params, scheme, args, seed, stream)
+        return real(tensor, fill, taken, scheme, args)
 
     monkeypatch.setattr(_functions, "_record", counting)
     return counts

@@ -23,6 +23,7 @@ Every fill through fastinit leaves a small record on the tensor it filled
 (``init_record``): what was drawn, from which seed, stream and offset, with the
 fans, so ``rewind_`` can regenerate the values later with no stored copy.
 """
+import contextlib
 import math
 import threading
 import warnings
@@ -31,9 +32,10 @@ import weakref
 import numpy as np
 import torch
 
-from .. import _buffers, _plain, STREAM_VERSION
+from .. import _buffers, _fill
 from .._checks import plain_number
 from .._fans import calculate_gain as _calculate_gain
+from .._fill import NO_SOURCE, Fill, Source
 from .._generator import Generator as _FGenerator
 
 INIT_NAMES = (
@@ -46,7 +48,9 @@ INIT_NAMES = (
 # (fastinit.torch is imported before patch() can run, so these are torch's originals).
 TORCH_FUNCTIONS = {name: getattr(torch.nn.init, name) for name in INIT_NAMES + ("calculate_gain",)}
 
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
+#: The torch dtypes fastinit fills, by their names in fastinit (the torch layer's one dtype table).
+DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+TORCH_DTYPES = {name: dt for dt, name in DTYPES.items()}
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -69,7 +73,7 @@ def seed_from(generator=None):
 _local = threading.local()
 
 
-class _Context:
+class Context:
     """What materialize_ tells the init functions while it runs (per thread).
 
     names: id(tensor) -> qualified name, for the tensors materialize_ allocated;
@@ -105,30 +109,55 @@ class _Context:
         return False, (self.seed, self.stream_of(name))
 
 
-def _context():
+def current_context():
+    """The Context of the materialize_ running in this thread, or None."""
     return getattr(_local, "context", None)
 
 
-def _resolve(tensor, generator):
-    """(skip, seed, stream) for one call on ``tensor``."""
+@contextlib.contextmanager
+def materializing(ctx):
+    """Run the init functions of this thread under materialize_'s Context."""
+    previous = current_context()
+    _local.context = ctx
+    try:
+        yield ctx
+    finally:
+        _local.context = previous
+
+
+class TorchSource(Source):
+    """A seed drawn from a torch generator (``seed_from``) when the fill runs, stream 0."""
+
+    __slots__ = ("torch_generator",)
+
+    def __init__(self, generator=None):
+        super().__init__()
+        self.torch_generator = generator
+
+    def take(self):
+        return seed_from(self.torch_generator), 0
+
+
+def _source(tensor, generator):
+    """(skip, Source) for one call on ``tensor``; nothing is drawn yet."""
     if generator is not None and not isinstance(generator, (torch.Generator, _FGenerator)):
         raise TypeError(f"generator must be a torch.Generator or a fastinit.Generator, "
                         f"got {type(generator).__name__}")
-    ctx = _context()
+    ctx = current_context()
     if ctx is not None:
         skip, source = ctx.claim(tensor)
         if skip:
-            return True, None, None
+            return True, None
         if source is not None and generator is None:
-            return False, source[0], source[1]
+            return False, Source.fixed(*source)
     if isinstance(generator, _FGenerator):
-        return False, generator.seed, generator.next_stream()
-    return False, seed_from(generator), 0
+        return False, Source(generator=generator)
+    return False, TorchSource(generator)
 
 
 def _skipped(tensor):
     """Deterministic fills inside materialize_: whether this tensor is to be left alone."""
-    ctx = _context()
+    ctx = current_context()
     return ctx is not None and ctx.claim(tensor)[0]
 
 
@@ -146,19 +175,17 @@ def _forget(key, ref):
             del _RECORDS[key]
 
 
-def _record(tensor, fill, params, scheme, args, seed=None, stream=None):
-    """Attach the record of what was just written to ``tensor`` (replacing any earlier one)."""
-    fans = None
-    if tensor.dim() >= 2:
-        fans = _fans(tensor)
-    rec = {
-        "scheme": scheme, "args": {k: _plain_value(v) for k, v in args.items()}, "fill": fill,
-        "params": {k: _plain_value(v) for k, v in params.items()},
-        "seed": seed, "stream": stream, "offset": 0,
-        "fan_in": None if fans is None else fans[0], "fan_out": None if fans is None else fans[1],
-        "shape": list(tensor.shape), "dtype": str(tensor.dtype).replace("torch.", ""),
-        "stream_version": STREAM_VERSION,
-    }
+def _record(tensor, fill, taken, scheme, args):
+    """Attach the record of what was just written to ``tensor`` (replacing any earlier one);
+    ``taken``: the (seed, stream) the fill drew from, or None."""
+    fans = _fans(tensor) if tensor.dim() >= 2 else (None, None)
+    seed, stream = taken or (None, None)
+    rec = _fill.to_record(fill, seed, stream, tensor.shape, DTYPES[tensor.dtype], scheme=scheme,
+                          args={k: _plain_value(v) for k, v in args.items()}, fan_in=fans[0], fan_out=fans[1])
+    _attach(tensor, rec)
+
+
+def _attach(tensor, rec):
     key = id(tensor)
     with _RECORDS_LOCK:
         entry = _RECORDS.get(key)
@@ -175,15 +202,38 @@ def init_record(tensor):
     Keys: ``scheme`` and ``args`` (the torch.nn.init call as made), ``fill`` and
     ``params`` (the distribution that call drew from, with its resolved
     parameters), ``seed``, ``stream``, ``offset``, ``fan_in``, ``fan_out``,
-    ``shape``, ``dtype`` and ``stream_version``. It is JSON-serializable.
-    Records attach to the tensor object passed (the Parameter, in torch's and
-    Hugging Face's init code); a fill through ``.data`` or a slice is not
-    recorded on the parameter."""
+    ``shape``, ``dtype``, ``stream_version`` and ``steps``: the same JSON form
+    as the records of ``fastinit.save_random``. Records attach to the tensor
+    object passed (the Parameter, in torch's and Hugging Face's init code). A
+    constant written afterwards through ``constant_``/``zeros_``/``ones_`` on a
+    view of it (``zeros_(weight[padding_idx])``, and ``nn.Embedding``'s own
+    padding row under ``patch()``) is added to its ``steps``; other writes
+    through ``.data`` or a slice are not recorded."""
     with _RECORDS_LOCK:
         entry = _RECORDS.get(id(tensor))
     if entry is None or entry[0]() is not tensor:
         return None
-    return dict(entry[1])
+    return dict(entry[1], steps=list(entry[1]["steps"]))
+
+
+def _add_step(view, val):
+    """A constant written over a view of a recorded, contiguous tensor joins its record."""
+    base = view._base
+    if base is None or not base.is_contiguous():
+        return
+    with _RECORDS_LOCK:
+        entry = _RECORDS.get(id(base))
+        if entry is None or entry[0]() is not base:
+            return
+        try:
+            step = _fill.check_step((float(val), view.storage_offset() - base.storage_offset(), tuple(view.shape),
+                                     tuple(view.stride())), base.numel())
+        except (TypeError, ValueError):
+            return
+        rec = dict(entry[1])
+        rec["steps"] = rec["steps"] + [{"val": step[0], "start": step[1], "shape": list(step[2]),
+                                        "strides": list(step[3])}]
+        _RECORDS[id(base)] = (entry[0], rec)
 
 
 # ---------------------------------------------------------------------------
@@ -213,20 +263,22 @@ def _overlaps(tensor):
     return False
 
 
-def _view(tensor):
-    """A zero-copy NumPy view of a CPU tensor we can fill, or None (then torch's function runs):
-    strided CPU tensors of torch's own classes, not inference tensors, with no element stored
-    twice (torch refuses to fill those, and so do we by handing them to it)."""
+def view(tensor):
+    """(zero-copy NumPy view, kernel output code) of a CPU tensor we can fill, or None (then
+    torch's function runs): strided CPU tensors of torch's own classes, not inference tensors,
+    with no element stored twice (torch refuses to fill those, and so do we by handing them
+    to it)."""
     if not _plain_tensor(tensor) or tensor.device.type != "cpu" or tensor.layout != torch.strided:
         return None
-    if tensor.is_inference() or _overlaps(tensor):
+    name = DTYPES.get(tensor.dtype)
+    if name is None or tensor.is_inference() or _overlaps(tensor):
         return None
     t = tensor.detach()
-    if t.dtype in _NUMPY_DTYPES:
-        return t.numpy()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().view(np.uint16).view(_buffers.BFloat16Bits)
-    return None
+    if name == "bfloat16":
+        arr = t.view(torch.int16).numpy().view(np.uint16).view(_buffers.BFloat16Bits)
+    else:
+        arr = t.numpy()
+    return arr, _buffers.FLOAT_CODES[name]
 
 
 def _is_meta(tensor):
@@ -253,7 +305,7 @@ def _handled(tensor):
     meta device, which hold no values: initializing them is a no-op after the argument
     checks (so building a model under torch.device('meta') with patch() skips torch's
     meta-device decompositions, which import about 800 modules on first use)."""
-    return _is_meta(tensor) or _view(tensor) is not None
+    return _is_meta(tensor) or view(tensor) is not None
 
 
 def _fans(tensor):
@@ -267,71 +319,61 @@ def _fans(tensor):
 
 
 # ---------------------------------------------------------------------------
-# The fills themselves (given the source); shared by the public functions and rewind_
+# Records back to values; one random fill through fastinit
 
-def fill(arr, rec_fill, params, seed, stream, offset=0):
-    """Write the distribution ``rec_fill`` with ``params`` from (seed, stream, offset) into a NumPy view."""
-    if rec_fill == "uniform":
-        _plain.uniform_(arr, params["a"], params["b"], seed=seed, stream=stream, offset=offset)
-    elif rec_fill == "normal":
-        _plain.normal_(arr, params["mean"], params["std"], seed=seed, stream=stream, offset=offset)
-    elif rec_fill == "trunc_normal":
-        _plain.trunc_normal_(arr, params["mean"], params["std"], params["a"], params["b"],
-                             seed=seed, stream=stream, offset=offset)
-    else:
-        raise ValueError(f"unknown fill {rec_fill!r}")
+_KERNEL_KINDS = ("uniform", "normal", "trunc_normal", "constant")
 
 
-def regenerate(tensor, rec):
-    """Write into ``tensor`` (CPU, the record's shape) what the recorded initialization wrote."""
-    kind, params = rec["fill"], rec["params"]
+def regenerate(tensor, rec, name="tensor"):
+    """Write into ``tensor`` (CPU, the record's shape) what the recorded initialization wrote.
+    The record is checked whole first (a ValueError naming ``name`` and the field)."""
+    fill, shape, _ = _fill.from_record(rec, name)
+    if shape != tuple(tensor.shape):
+        raise ValueError(f"the init record of {name!r}: shape: {shape}, the tensor is {tuple(tensor.shape)}")
+    kind, p = fill.draw.kind, fill.draw.params
     with torch.no_grad():
-        if kind in ("uniform", "normal", "trunc_normal"):
-            fill(_view(tensor), kind, params, rec["seed"], rec["stream"], rec["offset"])
-        elif kind == "constant":
-            tensor.fill_(params["val"])
-        elif kind == "eye":
+        if kind in _KERNEL_KINDS:
+            arr, code = view(tensor)
+            _fill.run(fill, arr, code)
+            return tensor
+        if kind == "eye":
             TORCH_FUNCTIONS["eye_"](tensor)
         elif kind == "dirac":
-            TORCH_FUNCTIONS["dirac_"](tensor, params["groups"])
+            TORCH_FUNCTIONS["dirac_"](tensor, p["groups"])
         elif kind == "orthogonal":
-            _orthogonal_fill(tensor, params["gain"], rec["seed"], rec["stream"])
-        elif kind == "sparse":
-            _sparse_fill(tensor, params["sparsity"], params["std"], rec["seed"], rec["stream"])
+            _orthogonal_fill(tensor, p["gain"], fill.source)
         else:
-            raise ValueError(f"cannot regenerate an initialization of kind {kind!r}")
+            _sparse_fill(tensor, p["sparsity"], p["std"], fill.source)
+        if fill.steps:
+            arr, code = view(tensor)
+            _fill.apply_steps(arr, code, fill.steps)
     return tensor
 
 
-def _probe(arr):
-    """An empty array of arr's dtype: a fill on it checks every parameter and writes nothing."""
-    if isinstance(arr, _buffers.BFloat16Bits):
-        return np.empty(0, np.uint16).view(_buffers.BFloat16Bits)
-    return np.empty(0, arr.dtype)
-
-
-def _checked(kind, params, arr):
-    """fastinit's parameter checks, with torch's error class for bad values (RuntimeError)."""
+def _torch_errors(make, *args):
+    """fastinit's checks, with torch's error class for bad values (RuntimeError)."""
     try:
-        fill(_probe(arr), kind, params, 0, 0)
+        return make(*args)
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
 
 
-def _random(tensor, generator, kind, params, scheme, args, fallback):
-    """One random fill through fastinit: check, resolve the source, write, record."""
+def _random(tensor, generator, make, params, scheme, args, fallback):
+    """One random fill through fastinit: describe (``make(*params)`` checks), claim the
+    tensor, run (which checks the dtype's range, then draws the seed), record."""
     if _is_meta(tensor):
         return tensor
-    arr = _view(tensor)
-    if arr is None:
+    target = view(tensor)
+    if target is None:
         return fallback()
-    _checked(kind, params, arr)                 # before the generator is touched
-    skip, seed, stream = _resolve(tensor, generator)
+    draw = _torch_errors(make, *params)          # before the generator is touched
+    skip, source = _source(tensor, generator)
     if skip or tensor.numel() == 0:
         return tensor
-    fill(arr, kind, params, seed, stream)
+    fill = Fill(draw, source)
+    taken = _torch_errors(_fill.run, fill, *target)
     _written(tensor)
-    _record(tensor, kind, params, scheme, args, seed, stream)
+    _record(tensor, fill, taken, scheme, args)
     return tensor
 
 
@@ -350,8 +392,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
                     raise RuntimeError(f"{name} is out of bounds for {tensor.dtype}")
         if a == b:
             return constant_(tensor, a)
-    return _random(tensor, generator, "uniform", {"a": float(a), "b": float(b)}, "uniform_",
-                   {"a": a, "b": b},
+    return _random(tensor, generator, _fill.uniform, (float(a), float(b)), "uniform_", {"a": a, "b": b},
                    lambda: TORCH_FUNCTIONS["uniform_"](tensor, a, b, generator=generator))
 
 
@@ -359,7 +400,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """``torch.nn.init.normal_``: N(mean, std**2), through fastinit for CPU float tensors."""
     if _handled(tensor) and not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    return _random(tensor, generator, "normal", {"mean": float(mean), "std": float(std)}, "normal_",
+    return _random(tensor, generator, _fill.normal, (float(mean), float(std)), "normal_",
                    {"mean": mean, "std": std},
                    lambda: TORCH_FUNCTIONS["normal_"](tensor, mean, std, generator=generator))
 
@@ -374,17 +415,27 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
                           "The distribution of values may be incorrect.", stacklevel=2)
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
-    params = {"mean": float(mean), "std": float(std), "a": float(a), "b": float(b)}
-    return _random(tensor, generator, "trunc_normal", params, "trunc_normal_", dict(params),
+    params = (float(mean), float(std), float(a), float(b))
+    return _random(tensor, generator, _fill.trunc_normal, params, "trunc_normal_",
+                   dict(zip(("mean", "std", "a", "b"), params)),
                    lambda: TORCH_FUNCTIONS["trunc_normal_"](tensor, mean, std, a, b, generator=generator))
 
 
-def _deterministic(tensor, kind, params, scheme, args, run):
+def _deterministic(tensor, make, params, scheme, args, run):
+    """A deterministic fill by torch's own function, then its record (``make(*params)``),
+    unless torch wrote what no record can hold (a non-finite constant). A constant on a
+    view of a recorded tensor also joins that tensor's record as a step."""
     if _skipped(tensor) or _is_meta(tensor):
         return tensor
     out = run()
-    if _view(tensor) is not None and tensor.numel() > 0:
-        _record(tensor, kind, params, scheme, args)
+    if view(tensor) is not None and tensor.numel() > 0:
+        try:
+            draw = make(*params)
+        except (TypeError, ValueError):
+            return out
+        _record(tensor, Fill(draw), None, scheme, args)
+        if draw.kind == "constant":
+            _add_step(tensor, draw.params["val"])
     return out
 
 
@@ -401,34 +452,32 @@ def _meta_checks(kind, tensor, groups=1):
 
 def constant_(tensor, val):
     """``torch.nn.init.constant_`` (torch's own fill: deterministic)."""
-    return _deterministic(tensor, "constant", {"val": float(val)}, "constant_", {"val": val},
+    return _deterministic(tensor, _fill.constant, (val,), "constant_", {"val": val},
                           lambda: TORCH_FUNCTIONS["constant_"](tensor, val))
 
 
 def ones_(tensor):
     """``torch.nn.init.ones_`` (torch's own fill: deterministic)."""
-    return _deterministic(tensor, "constant", {"val": 1.0}, "ones_", {},
-                          lambda: TORCH_FUNCTIONS["ones_"](tensor))
+    return _deterministic(tensor, _fill.constant, (1.0,), "ones_", {}, lambda: TORCH_FUNCTIONS["ones_"](tensor))
 
 
 def zeros_(tensor):
     """``torch.nn.init.zeros_`` (torch's own fill: deterministic)."""
-    return _deterministic(tensor, "constant", {"val": 0.0}, "zeros_", {},
-                          lambda: TORCH_FUNCTIONS["zeros_"](tensor))
+    return _deterministic(tensor, _fill.constant, (0.0,), "zeros_", {}, lambda: TORCH_FUNCTIONS["zeros_"](tensor))
 
 
 def eye_(tensor):
     """``torch.nn.init.eye_`` (torch's own fill: deterministic)."""
     if _is_meta(tensor):
         _meta_checks("eye", tensor)
-    return _deterministic(tensor, "eye", {}, "eye_", {}, lambda: TORCH_FUNCTIONS["eye_"](tensor))
+    return _deterministic(tensor, _fill.eye, (), "eye_", {}, lambda: TORCH_FUNCTIONS["eye_"](tensor))
 
 
 def dirac_(tensor, groups=1):
     """``torch.nn.init.dirac_`` (torch's own fill: deterministic)."""
     if _is_meta(tensor):
         _meta_checks("dirac", tensor, groups)
-    return _deterministic(tensor, "dirac", {"groups": groups}, "dirac_", {"groups": groups},
+    return _deterministic(tensor, _fill.dirac, (groups,), "dirac_", {"groups": groups},
                           lambda: TORCH_FUNCTIONS["dirac_"](tensor, groups))
 
 
@@ -438,8 +487,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
         return TORCH_FUNCTIONS["xavier_uniform_"](tensor, gain, generator=generator)
     fin, fout = _fans(tensor)
     bound = gain * math.sqrt(6.0 / float(fin + fout))      # (0, 0): ZeroDivisionError, as torch
-    return _random(tensor, generator, "uniform", {"a": -bound, "b": bound}, "xavier_uniform_",
-                   {"gain": gain}, None)
+    return _random(tensor, generator, _fill.uniform, (-bound, bound), "xavier_uniform_", {"gain": gain}, None)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
@@ -448,8 +496,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
         return TORCH_FUNCTIONS["xavier_normal_"](tensor, gain, generator=generator)
     fin, fout = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fin + fout))
-    return _random(tensor, generator, "normal", {"mean": 0.0, "std": std}, "xavier_normal_",
-                   {"gain": gain}, None)
+    return _random(tensor, generator, _fill.normal, (0.0, std), "xavier_normal_", {"gain": gain}, None)
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity):
@@ -466,7 +513,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     if not _handled(tensor) or tensor.numel() == 0:
         return TORCH_FUNCTIONS["kaiming_uniform_"](tensor, a, mode, nonlinearity, generator=generator)
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
-    return _random(tensor, generator, "uniform", {"a": -bound, "b": bound}, "kaiming_uniform_",
+    return _random(tensor, generator, _fill.uniform, (-bound, bound), "kaiming_uniform_",
                    {"a": a, "mode": mode, "nonlinearity": nonlinearity}, None)
 
 
@@ -475,16 +522,16 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     if not _handled(tensor) or tensor.numel() == 0:
         return TORCH_FUNCTIONS["kaiming_normal_"](tensor, a, mode, nonlinearity, generator=generator)
     std = _kaiming_std(tensor, a, mode, nonlinearity)
-    return _random(tensor, generator, "normal", {"mean": 0.0, "std": std}, "kaiming_normal_",
+    return _random(tensor, generator, _fill.normal, (0.0, std), "kaiming_normal_",
                    {"a": a, "mode": mode, "nonlinearity": nonlinearity}, None)
 
 
-def _orthogonal_fill(tensor, gain, seed, stream):
+def _orthogonal_fill(tensor, gain, source):
     rows = tensor.size(0)
     cols = tensor.numel() // rows
     work = torch.float64 if tensor.dtype == torch.float64 else torch.float32
     flattened = torch.empty((rows, cols), dtype=work)
-    _plain.normal_(flattened.numpy(), 0.0, 1.0, seed=seed, stream=stream)
+    taken = _fill.run(Fill(_fill.normal(0.0, 1.0), source), *view(flattened))
     if rows < cols:
         flattened.t_()
     q, r = torch.linalg.qr(flattened)
@@ -494,6 +541,7 @@ def _orthogonal_fill(tensor, gain, seed, stream):
     with torch.no_grad():
         tensor.copy_(q.reshape(tensor.shape))
         tensor.mul_(gain)
+    return taken
 
 
 def orthogonal_(tensor, gain=1, generator=None):
@@ -505,28 +553,30 @@ def orthogonal_(tensor, gain=1, generator=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0 or _is_meta(tensor):
         return tensor
-    skip, seed, stream = _resolve(tensor, generator)
+    draw = _torch_errors(_fill.orthogonal, gain)
+    skip, source = _source(tensor, generator)
     if skip:
         return tensor
-    _orthogonal_fill(tensor, gain, seed, stream)
-    _record(tensor, "orthogonal", {"gain": float(gain)}, "orthogonal_", {"gain": gain}, seed, stream)
+    taken = _orthogonal_fill(tensor, gain, source)
+    _record(tensor, Fill(draw), taken, "orthogonal_", {"gain": gain})
     return tensor
 
 
-def _sparse_fill(tensor, sparsity, std, seed, stream):
+def _sparse_fill(tensor, sparsity, std, source):
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    _plain.normal_(_view(tensor), 0.0, std, seed=seed, stream=stream)
+    taken = _fill.run(Fill(_fill.normal(0.0, std), source), *view(tensor))
     if num_zeros == 0:
-        return
+        return taken
     # The zero positions: in each column, the rows holding the num_zeros smallest
     # of rows*cols raw Philox words that follow the normal's in the same stream.
     keys = np.empty((rows, cols), np.uint32)
-    _plain.random_bits_(keys, seed=seed, stream=stream, offset=rows * cols)
+    _fill.run(Fill(_fill.bits(), Source.fixed(*taken), offset=rows * cols), keys, _fill.BITS_CODE)
     zero_rows = np.argsort(keys, axis=0, kind="stable")[:num_zeros]
     zero_cols = np.broadcast_to(np.arange(cols), zero_rows.shape)
     with torch.no_grad():
         tensor[torch.from_numpy(zero_rows.ravel()), torch.from_numpy(zero_cols.ravel().copy())] = 0
+    return taken
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None):
@@ -540,14 +590,15 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     if tensor.numel() == 0 or _is_meta(tensor):
         return tensor
-    _checked("normal", {"mean": 0.0, "std": float(std)}, _view(tensor))
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    skip, seed, stream = _resolve(tensor, generator)
+    draw = _torch_errors(_fill.sparse, sparsity, std)
+    _torch_errors(_fill.check, Fill(_fill.normal(0.0, draw.params["std"])), tensor.shape, view(tensor)[1])
+    skip, source = _source(tensor, generator)
     if skip:
         return tensor
-    _sparse_fill(tensor, sparsity, std, seed, stream)
+    taken = _sparse_fill(tensor, draw.params["sparsity"], draw.params["std"], source)
     _written(tensor)
-    _record(tensor, "sparse", {"sparsity": float(sparsity), "std": float(std)}, "sparse_",
-            {"sparsity": sparsity, "std": std}, seed, stream)
+    _record(tensor, Fill(draw), taken, "sparse_", {"sparsity": sparsity, "std": std})
     return tensor
+

@@ -14,13 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _plain, _prune
-from .._generator import STREAM_VERSION
+from .. import _buffers, _fill, _prune
 from . import _functions
+from ._functions import TORCH_DTYPES
 
-_RANDOM = ("uniform", "normal", "trunc_normal")
-_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-           "bfloat16": torch.bfloat16}
+_KERNEL_RANDOM = ("uniform", "normal", "trunc_normal")
 
 
 def _check_model(model):
@@ -32,26 +30,35 @@ _VERIFY_PREFIX = 4096          # elements compared with a regenerated prefix
 _VERIFY_WHOLE = 1 << 22        # structured inits (orthogonal, sparse, eye, dirac) regenerated whole up to this
 
 
-def _matches(p, rec):
-    """Whether the parameter still holds what its record says was written (checked on a prefix)."""
+def _matches(name, p, rec):
+    """Whether the parameter still holds what its record says was written (checked on a
+    prefix, plus every element of the record's steps)."""
     try:
-        _check_record("", rec, p)
+        fill, shape, dtype_name = _fill.from_record(rec, name)
     except ValueError:
         return False
-    dtype = _DTYPES[rec["dtype"]]
+    if shape != tuple(p.shape):
+        return False
+    dtype = TORCH_DTYPES[dtype_name]
     with torch.no_grad():
         flat = p.detach().reshape(-1)
-        if rec["fill"] in _RANDOM:
+        kind = fill.draw.kind
+        if kind == "constant" and not fill.steps:
+            return bool((flat == torch.tensor(fill.draw.params["val"], dtype=dtype).to(p.dtype)).all())
+        if kind in _KERNEL_RANDOM or kind == "constant":
             k = min(flat.numel(), _VERIFY_PREFIX)
             scratch = torch.empty(k, dtype=dtype)
-            _functions.fill(_functions._view(scratch), rec["fill"], rec["params"], rec["seed"], rec["stream"],
-                            rec["offset"])
+            _fill.run(fill.replace(steps=()), *_functions.view(scratch))
+            for step in fill.steps:
+                idx = torch.from_numpy(_fill.step_indices(step))
+                value = torch.tensor(step[0], dtype=dtype)
+                if not bool((flat[idx] == value.to(p.dtype)).all()):
+                    return False
+                scratch[idx[idx < k]] = value
             return torch.equal(scratch.to(p.dtype), flat[:k])
-        if rec["fill"] == "constant":
-            return bool((flat == torch.tensor(rec["params"]["val"], dtype=dtype).to(p.dtype)).all())
         if p.numel() > _VERIFY_WHOLE:
             return True                # too big to regenerate just to check; trusted
-        again = _functions.regenerate(torch.empty(p.shape, dtype=dtype), rec)
+        again = _functions.regenerate(torch.empty(p.shape, dtype=dtype), rec, name)
         return torch.equal(again.to(p.dtype), p.detach())
 
 
@@ -72,7 +79,7 @@ def init_records(model, *, verify=True):
         rec = _functions.init_record(p)
         if rec is None:
             continue
-        if verify and not _matches(p, rec):
+        if verify and not _matches(name, p, rec):
             stale.append(name)
             continue
         out[name] = rec
@@ -111,13 +118,14 @@ def _default_targets(model):
 
 
 def _numpy(name, p):
-    arr = _functions._view(p)
-    if arr is None:
+    target = _functions.view(p)
+    if target is None:
         raise TypeError(f"parameter {name!r} is a {p.dtype} tensor on {p.device}; fastinit prunes CPU tensors "
                         "of float32, float64, float16 or bfloat16")
+    arr, code = target
     if not arr.flags.c_contiguous:
         raise ValueError(f"parameter {name!r} must be contiguous")
-    return arr
+    return arr, code
 
 
 def prune_(model, amount, *, scope="global", names=None):
@@ -149,13 +157,13 @@ def prune_(model, amount, *, scope="global", names=None):
     missing = [n for n in names if n not in params]
     if missing:
         raise ValueError(f"model has no parameters named {missing}")
-    arrays = [_numpy(n, params[n]) for n in names]
+    arrays = [_numpy(n, params[n])[0] for n in names]
     if scope == "global":
-        _prune._count(amount, sum(a.size for a in arrays))        # validate before writing
+        _prune.count(amount, sum(a.size for a in arrays))        # validate before writing
         masks = _prune.global_prune_magnitude_(arrays, amount, return_masks=True)
     else:
         for a in arrays:
-            _prune._count(amount, a.size)
+            _prune.count(amount, a.size)
         masks = [_prune.prune_magnitude_(a, amount, return_mask=True) for a in arrays]
     return {n: torch.from_numpy(m) for n, m in zip(names, masks)}
 
@@ -180,36 +188,10 @@ def apply_masks_(model, masks):
     for name, mask in masks.items():
         if name not in params:
             raise ValueError(f"model has no parameter named {name!r}")
-        checked.append((_numpy(name, params[name]), _mask_array(name, mask, params[name])))
+        checked.append((_numpy(name, params[name])[0], _mask_array(name, mask, params[name])))
     for arr, mask in checked:
         _prune.apply_mask_(arr, mask)
     return model
-
-
-_PARAMS = {"uniform": ("a", "b"), "normal": ("mean", "std"), "trunc_normal": ("mean", "std", "a", "b"),
-           "constant": ("val",), "eye": (), "dirac": ("groups",), "orthogonal": ("gain",),
-           "sparse": ("sparsity", "std")}
-
-
-def _check_record(name, rec, p):
-    if not isinstance(rec, dict) or rec.get("fill") not in _PARAMS or not isinstance(rec.get("params"), dict):
-        raise ValueError(f"the init record of {name!r} is not a fastinit record (fill {rec.get('fill')!r})"
-                         if isinstance(rec, dict) else f"the init record of {name!r} is not a fastinit record")
-    missing = [k for k in _PARAMS[rec["fill"]] if k not in rec["params"]]
-    if missing:
-        raise ValueError(f"the init record of {name!r} lacks parameters {missing}")
-    if rec.get("stream_version") != STREAM_VERSION:
-        raise ValueError(f"the init record of {name!r} was made with stream version {rec.get('stream_version')}; "
-                         f"this fastinit generates version {STREAM_VERSION}")
-    if not isinstance(rec.get("shape"), list) or not isinstance(rec.get("offset", 0), int):
-        raise ValueError(f"the init record of {name!r} is not a fastinit record")
-    if list(rec["shape"]) != list(p.shape):
-        raise ValueError(f"the init record of {name!r} is for shape {tuple(rec['shape'])}, "
-                         f"the parameter is {tuple(p.shape)}")
-    if rec["dtype"] not in _DTYPES:
-        raise ValueError(f"the init record of {name!r} has dtype {rec['dtype']!r}")
-    if rec["fill"] in _RANDOM + ("orthogonal", "sparse") and rec.get("seed") is None:
-        raise ValueError(f"the init record of {name!r} has no seed")
 
 
 def rewind_(model, masks, records=None):
@@ -235,15 +217,17 @@ def rewind_(model, masks, records=None):
         if rec is None:
             raise ValueError(f"parameter {name!r} has no fastinit init record (it was not initialized through "
                              "fastinit in this process); pass records=load_init_records(path)")
-        _check_record(name, rec, p)
-        plan.append((name, p, _numpy(name, p), _mask_array(name, mask, p), rec))
+        fill, shape, dtype_name = _fill.from_record(rec, name)
+        if shape != tuple(p.shape):
+            raise ValueError(f"the init record of {name!r}: shape: {shape}, the parameter is {tuple(p.shape)}")
+        arr, code = _numpy(name, p)
+        plan.append((p, arr, code, _mask_array(name, mask, p), fill, rec, name, dtype_name))
     with torch.no_grad():
-        for name, p, arr, mask, rec in plan:
-            if rec["fill"] in _RANDOM and _DTYPES[rec["dtype"]] == p.dtype:
-                with _plain.masked(_prune._flat(mask)):      # one fused pass
-                    _functions.fill(arr, rec["fill"], rec["params"], rec["seed"], rec["stream"], rec["offset"])
+        for p, arr, code, mask, fill, rec, name, dtype_name in plan:
+            if fill.draw.kind in _KERNEL_RANDOM + ("constant",) and _buffers.NAMES[code] == dtype_name:
+                _fill.run(fill, arr, code, mask=_buffers.flat_bytes(mask))      # one fused pass
             else:
-                initial = _functions.regenerate(torch.empty(p.shape, dtype=_DTYPES[rec["dtype"]]), rec)
+                initial = _functions.regenerate(torch.empty(p.shape, dtype=TORCH_DTYPES[dtype_name]), rec, name)
                 p.copy_(initial.to(p.dtype))
                 _prune.apply_mask_(arr, mask)
     return model

@@ -222,12 +222,10 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
         allocated.append((name, mod, t))
 
     hf = recipe is None and _is_hf_model(module)
-    ctx = _functions._Context(report.seed, names, keep, first_wins=(recipe is None and not hf),
-                              stream_of=name_stream)
+    ctx = _functions.Context(report.seed, names, keep, first_wins=(recipe is None and not hf),
+                             stream_of=name_stream)
     reset_owners = set()
-    previous = _functions._context()
-    _functions._local.context = ctx
-    try:
+    with _functions.materializing(ctx):
         with torch.no_grad(), patch():
             if recipe is not None:
                 if hasattr(recipe, "prepare"):
@@ -263,8 +261,6 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
                 t.copy_(value)
             for name, t in loaded:
                 t.copy_(wanted[name])
-    finally:
-        _functions._local.context = previous
 
     for name, mod, t in allocated:
         if name in wanted:

@@ -16,6 +16,8 @@ different threads nest correctly.
 import sys
 import threading
 
+import torch
+
 from . import _functions
 
 _OURS = {name: getattr(_functions, name) for name in _functions.INIT_NAMES}
@@ -52,8 +54,22 @@ def _namespaces():
             yield mod_name + "." + attr, table
 
 
+_THEIR_PADDING = torch.nn.Embedding._fill_padding_idx_with_zero
+
+
+def _fill_padding_idx_with_zero(self):
+    """nn.Embedding's padding row, zeroed through fastinit.torch.zeros_ on the row, so that the
+    weight's init record keeps the zeroing as a step (and rewinds exactly)."""
+    if self.padding_idx is not None:
+        with torch.no_grad():
+            _functions.zeros_(self.weight[self.padding_idx])
+
+
 def _apply():
-    """Rebind every name that holds one of torch's init functions to fastinit's."""
+    """Rebind every name that holds one of torch's init functions to fastinit's (and
+    nn.Embedding's padding-row zeroing to one through fastinit.torch.zeros_)."""
+    if torch.nn.Embedding._fill_padding_idx_with_zero is _THEIR_PADDING:
+        torch.nn.Embedding._fill_padding_idx_with_zero = _fill_padding_idx_with_zero
     for _, ns in _namespaces():
         for name in _functions.INIT_NAMES:
             if ns.get(name) is _THEIRS[name]:
@@ -64,6 +80,8 @@ def _apply():
 def _unapply():
     """Put torch's functions back where patch() put fastinit's, and in library modules that
     copied fastinit's while patched; a user's own `from fastinit.torch import ...` stays."""
+    if torch.nn.Embedding._fill_padding_idx_with_zero is _fill_padding_idx_with_zero:
+        torch.nn.Embedding._fill_padding_idx_with_zero = _THEIR_PADDING
     for ns, name in _bound:
         if ns.get(name) is _OURS[name]:
             ns[name] = _THEIRS[name]
