@@ -1,4 +1,4 @@
-"""fastinit.dask (issue 8, item 2): lazy Dask arrays whose chunks are generated
+"""fastinit.dask: lazy Dask arrays whose chunks are generated
 where they are computed, bitwise equal to the eager NumPy fill. Skips cleanly
 without Dask (and the cluster test without dask.distributed)."""
 import pickle

@@ -1,4 +1,4 @@
-"""docs/distributed.md's torch.distributed example (issue 8, item 5): two
+"""docs/distributed.md's torch.distributed example: two
 processes with the gloo backend on loopback each fill their own shards; the
 gathered tensors equal a single-process fill. Skips without PyTorch."""
 import os

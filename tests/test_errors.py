@@ -1,4 +1,4 @@
-"""DESIGN section 7: bad input gets a clear exception, and the buffer stays untouched.
+"""Bad input gets a clear exception, and the buffer stays untouched.
 
 Every error case fills the buffer first with random data and compares its
 bytes after the failed call, and checks that no Generator (neither the one

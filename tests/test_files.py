@@ -1,4 +1,4 @@
-"""Random-init checkpoints bigger than RAM (issue 8, items 3 and 4):
+"""Random-init checkpoints bigger than RAM:
 save_random writes .safetensors files a mapped window at a time, fill_memmap_
 fills np.memmap files the same way, and `fastinit init-checkpoint` does it
 from a JSON or YAML spec. Files are read back by the safetensors package."""

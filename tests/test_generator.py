@@ -1,4 +1,4 @@
-"""Generator semantics (DESIGN section 3): one call = one stream.
+"""Generator semantics: one call = one stream.
 
 fastinit.Generator(s) hands streams 0, 1, 2, ... to successive fills, so its
 k-th fill equals the fill with seed=s, stream=k; get_state()/set_state()

@@ -1,4 +1,4 @@
-"""Promises of DESIGN section 3 checked on the package itself, over inputs
+"""Promises of the stream (docs/STREAM.md) checked on the package itself, over inputs
 chosen by hypothesis: a shard equals the slice of the whole, a strided view
 gets the values of its contiguous twin, and the float32 normal is accurate."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""Pruning (issue 6, DESIGN section 5): prune_magnitude_, global_prune_magnitude_,
+"""Pruning: prune_magnitude_, global_prune_magnitude_,
 prune_n_m_, apply_mask_ and rewind_.
 
 Every result is compared bitwise with a NumPy reference: the k entries of
@@ -774,7 +774,7 @@ def test_prune_n_m_errors_leave_the_buffer_untouched():
 
 
 # ---------------------------------------------------------------------------
-# 7. the memory bound (issue 6 item 1): a few seconds, kept in the default run
+# 7. the memory bound (no buffer-sized allocation): a few seconds, kept in the default run
 
 
 def _run_child(code, timeout=300):

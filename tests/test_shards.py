@@ -1,4 +1,4 @@
-"""N-dimensional shards (issue 8, item 1): a local buffer holding global[index]
+"""N-dimensional shards: a local buffer holding global[index]
 receives exactly those elements of the whole-tensor fill, with the whole
 tensor's fans, for every fill, every dtype and every way of cutting."""
 import itertools

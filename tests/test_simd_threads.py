@@ -1,4 +1,4 @@
-"""Speed knobs never change a bit (DESIGN sections 3 and 4): every public fill
+"""Speed knobs never change a bit: every public fill
 and dtype gives identical bytes at every SIMD level this CPU has and every
 thread count, on buffers large enough to be split, with offsets; and the
 pool behaves under Ctrl-C, concurrent callers and fork()."""

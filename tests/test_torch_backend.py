@@ -1,5 +1,5 @@
 """fastinit.torch: torch.nn.init's names and behaviour over fastinit's kernels
-(issue 7, items 1 and 2). Skips cleanly without PyTorch."""
+(same signatures, defaults and errors). Skips cleanly without PyTorch."""
 import inspect
 import math
 

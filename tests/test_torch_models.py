@@ -1,5 +1,5 @@
 """fastinit.torch on whole models: patch(), materialize_(), init records, prune_ and
-rewind_ (issue 7, items 3, 4 and 7). Skips cleanly without PyTorch."""
+rewind_. Skips cleanly without PyTorch."""
 import collections
 import json
 import math

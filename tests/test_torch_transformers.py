@@ -1,4 +1,4 @@
-"""fastinit.torch with Hugging Face transformers (issue 7, item 3): under patch() a
+"""fastinit.torch with Hugging Face transformers: under patch() a
 Llama model builds through fastinit end to end. Skips cleanly when torch or
 transformers is absent (optional test dependency: pip install transformers)."""
 import collections
