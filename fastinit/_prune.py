@@ -3,7 +3,8 @@
 Selection is exact and deterministic: the requested number of smallest-|w|
 entries is zeroed, ties broken toward the lower flat (C-order) index, found by
 a radix histogram over the bits of |w| (no sort, no copy of the buffer; the
-scratch is 2 MiB of histograms per thread). Pruned entries are written as
+scratch is 2 MiB per thread, four interleaved 65,536-bin histograms of 8-byte
+counters, plus 1 MiB shared, freed when the threshold is found). Pruned entries are written as
 +0.0. Every check happens before the first byte changes.
 """
 import numbers

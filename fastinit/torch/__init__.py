@@ -7,7 +7,8 @@
   Hugging Face's included) through fastinit, for a block or the process.
 - ``materialize_(module)``: allocate and initialize, once, a module built on
   the ``meta`` device; optionally with a recipe or a partial state_dict.
-- The lottery ticket: ``init_records``, ``prune_``, ``rewind_``.
+- The lottery ticket: ``init_records``, ``prune_``, ``rewind_``; ``regenerate``
+  writes what a record describes.
 
 Seeding keeps torch's meaning (see ``seed_from``). docs/torch.md is the guide.
 """
@@ -28,6 +29,7 @@ from ._functions import (
     normal_,
     ones_,
     orthogonal_,
+    regenerate,
     seed_from,
     sparse_,
     trunc_normal_,
@@ -46,6 +48,6 @@ __all__ = [
     "sparse_", "calculate_gain", "seed_from",
     "patch", "is_patched",
     "materialize_", "Materialized", "GPT2Recipe", "RECIPES", "name_stream",
-    "init_record", "init_records", "save_init_records", "load_init_records",
+    "init_record", "init_records", "save_init_records", "load_init_records", "regenerate",
     "prune_", "apply_masks_", "rewind_",
 ]

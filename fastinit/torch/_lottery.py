@@ -33,10 +33,7 @@ _VERIFY_WHOLE = 1 << 22        # structured inits (orthogonal, sparse, eye, dira
 def _matches(name, p, rec):
     """Whether the parameter still holds what its record says was written (checked on a
     prefix, plus every element of the record's steps)."""
-    try:
-        fill, shape, dtype_name = _fill.from_record(rec, name)
-    except ValueError:
-        return False
+    fill, shape, dtype_name = _fill.from_record(rec, name)      # a corrupt record is an error, not stale
     if shape != tuple(p.shape):
         return False
     dtype = TORCH_DTYPES[dtype_name]
@@ -72,13 +69,15 @@ def init_records(model, *, verify=True):
     elements), and a parameter that something else rewrote since fastinit
     initialized it (``.data.normal_()``, a slice, torch's own functions) is
     left out with a warning, so a later ``rewind_`` cannot restore values the
-    model never started from."""
+    model never started from. Every record is checked as ``rewind_`` checks it (a
+    corrupt one is a ValueError naming the parameter and the field)."""
     _check_model(model)
     out, stale = {}, []
     for name, p in model.named_parameters():
         rec = _functions.init_record(p)
         if rec is None:
             continue
+        _fill.from_record(rec, name)
         if verify and not _matches(name, p, rec):
             stale.append(name)
             continue
@@ -103,11 +102,14 @@ def save_init_records(model_or_records, path):
 
 
 def load_init_records(path):
-    """Read records written by ``save_init_records``."""
+    """Read records written by ``save_init_records``; every record is checked (a ValueError
+    naming the parameter and the field for a corrupt or partial one)."""
     with open(os.fspath(path), encoding="utf-8") as f:
         doc = json.load(f)
     if not isinstance(doc, dict) or doc.get("fastinit_init_records") != 1 or not isinstance(doc.get("records"), dict):
         raise ValueError(f"{os.fspath(path)} is not a fastinit init-records file")
+    for name, rec in doc["records"].items():
+        _fill.from_record(rec, name)
     return doc["records"]
 
 
