@@ -62,8 +62,6 @@ cdef extern from "fi_fill.h" nogil:
         size_t itemsize
         unsigned char value[FI_MAX_ITEMSIZE]
 
-    void fi_fill_pattern(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
-
 
 cdef extern from "fi_runtime.h" nogil:
     int fi_detect_level()

@@ -252,32 +252,6 @@ def fill(int kind, unsigned char[::1] raw, int code, object seed, object stream,
         _run_masked(fn, &raw[0], itemsize, raw.shape[0] // itemsize, &s, first, p, mask)
 
 
-# The former one-kind wrappers, kept while callers move to fill().
-
-def fill_bits(unsigned char[::1] raw, object seed, object stream, object first):
-    fill(FI_KIND_BITS, raw, FI_OUT_F32, seed, stream, first, ())
-
-
-def fill_uniform(unsigned char[::1] raw, int code, object seed, object stream,
-                 object first, double lo, double width, object mask=None):
-    fill(FI_KIND_UNIFORM, raw, code, seed, stream, first, (lo, width), mask)
-
-
-def fill_normal(unsigned char[::1] raw, int code, object seed, object stream,
-                object first, double mean, double std, object mask=None):
-    fill(FI_KIND_NORMAL, raw, code, seed, stream, first, (mean, std), mask)
-
-
-def fill_trunc(unsigned char[::1] raw, int code, object seed, object stream,
-               object first, tuple params, bint wide=False, object mask=None):
-    fill(FI_KIND_TRUNC_WIDE if wide else FI_KIND_TRUNC, raw, code, seed, stream, first, params, mask)
-
-
-def fill_pattern(unsigned char[::1] raw, object value):
-    cdef const unsigned char[::1] v = value
-    fill(FI_KIND_PATTERN, raw, ITEMSIZE.index(v.shape[0]), 0, 0, 0, (value,))
-
-
 cdef class AlignedBuffer:
     """Bytes fastinit allocated (64-byte aligned; 2 MiB aligned and marked for
     huge pages when large), exposed through the buffer protocol so that a NumPy
