@@ -113,7 +113,7 @@ cdef int _run_masked(fi_kernel fn, unsigned char *out, size_t itemsize, uint64_t
 cdef int _run_tile(fi_kernel fn, unsigned char *base, size_t itemsize, size_t nbytes, tuple runs,
                    fi_stream *s, const void *params) except -1:
     """_run over a tile given as runs: (local starts, stream indices, run length), two
-    uint64 arrays and an int (fi_runs.h); the runs are shared out over the threads."""
+    uint64 arrays and an int (fi_wrap.h); the runs are shared out over the threads."""
     cdef const uint64_t[::1] local = runs[0]
     cdef const uint64_t[::1] first = runs[1]
     cdef uint64_t run_len = runs[2]
