@@ -296,7 +296,7 @@ RUNS_PER_CALL = 1 << 18        # bounds the run tables (16 bytes a run) of one b
 def _tile_runs(arr, place):
     """Yield (local starts, stream indices, run length) for batches of a C-contiguous tile's runs,
     or nothing when the tile is one run: the tables the C side shares out over the threads
-    (csrc/fi_runs.h), at most RUNS_PER_CALL runs at a time."""
+    (csrc/fi_wrap.h), at most RUNS_PER_CALL runs at a time."""
     tile = _Tile(arr.shape, place)
     if tile.k == 0:
         return
