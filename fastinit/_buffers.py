@@ -8,11 +8,11 @@ index, exactly as a contiguous array of the same shape would.
 """
 import math
 import operator
+import struct
 
 import numpy as np
 
 from . import _kernels
-from ._checks import check_uint64
 
 # Largest scratch array used for non-contiguous views, in elements.
 SCRATCH_ELEMENTS = 1 << 18
@@ -46,17 +46,31 @@ def numpy_dtype(dtype):
     return dt, code
 
 
+# C's own conversions, rounding to nearest even (as NumPy's casts do), without NumPy's overhead
+_PACK = {_kernels.F32: struct.Struct("=f"), _kernels.F64: struct.Struct("=d"), _kernels.F16: struct.Struct("=e")}
+_U32 = struct.Struct("=I")
+_U16 = struct.Struct("=H")
+
+
+def _pack(code, value):
+    """The bytes of value rounded to output code; a value beyond its range becomes inf."""
+    try:
+        return _PACK[code].pack(value)
+    except OverflowError:
+        return _PACK[code].pack(math.copysign(math.inf, value))
+
+
 def _bf16_bits(value):
     """bfloat16 bits of a number: to float32 (nearest), then to bfloat16 (nearest, ties to even),
     as torch's and ml_dtypes' conversions do."""
-    with np.errstate(over="ignore"):
-        u = int(np.float32(value).view(np.uint32))
+    u = _U32.unpack(_pack(_kernels.F32, value))[0]
     if (u & 0x7F800000) == 0x7F800000:              # inf or nan stay what they are
         return (u >> 16) | (0x40 if u & 0x007FFFFF else 0)
     return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
 
 
 _NUMPY_OF_CODE = {code: np.dtype(name) for name, code in FLOAT_CODES.items() if name != "bfloat16"}
+_CODE_OF_DTYPE = {dt: code for code, dt in _NUMPY_OF_CODE.items()}
 
 
 def constant_bytes(code, value, check=False):
@@ -65,12 +79,10 @@ def constant_bytes(code, value, check=False):
     if code == _kernels.BF16:
         bits = _bf16_bits(value)
         finite = (bits & 0x7F80) != 0x7F80
-        out = bits.to_bytes(2, "little" if np.little_endian else "big")
+        out = _U16.pack(bits)
     else:
-        with np.errstate(over="ignore"):
-            v = np.asarray(value, dtype=_NUMPY_OF_CODE[code])
-        finite = bool(np.isfinite(v))
-        out = v.tobytes()
+        out = _pack(code, value)
+        finite = math.isfinite(_PACK[code].unpack(out)[0])
     if check and not finite:
         raise ValueError(f"val={value} is outside the range of {NAMES[code]}")
     return out
@@ -106,7 +118,9 @@ def float_code(arr, name="buf"):
     if not dt.isnative:
         raise TypeError(f"{name} has dtype {dt} in non-native byte order; fill a native-order array "
                         "(e.g. arr.astype(arr.dtype.newbyteorder('='))) and convert it afterwards")
-    code = FLOAT_CODES.get(dt.name)
+    code = _CODE_OF_DTYPE.get(dt)
+    if code is None:
+        code = FLOAT_CODES.get(dt.name)        # bfloat16: ml_dtypes' dtype, not constructed here
     if code is not None:
         return code
     raise TypeError(f"{name} has dtype {dt}; expected {_FLOAT_NAMES}")
@@ -125,8 +139,9 @@ def check_uint32(buf, name="buf"):
 
 
 def check_offset(offset, size):
-    """offset: stream index of the first element; the whole fill must stay below index 2**64."""
-    off = check_uint64(offset, "offset")
+    """offset (already an int in [0, 2**64), as a Fill holds it): the whole fill must stay
+    below stream index 2**64."""
+    off = offset
     if off + size > (1 << 64):
         raise ValueError(f"offset + number of elements must not exceed 2**64, got {off} + {size}")
     return off
@@ -325,6 +340,9 @@ def run(arr, place, kernel, batch=False):
         return
     if not isinstance(place, Placement):
         place = Placement(place)
+    if place.starts is None and arr.flags.c_contiguous:
+        kernel(flat_bytes(arr), place.offset, 0)
+        return
     if batch and place.starts is not None and arr.flags.c_contiguous:
         raw = flat_bytes(arr)
         batches = _tile_runs(arr, place)

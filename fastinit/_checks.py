@@ -10,6 +10,8 @@ _U64 = 1 << 64
 
 def check_uint64(value, name):
     """A Python or NumPy integer in [0, 2**64); bools, floats and strings are rejected."""
+    if type(value) is int and 0 <= value < _U64:       # the common case, without the ABC checks
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer in [0, 2**64), got {type(value).__name__} {value!r}")
     v = operator.index(value)
@@ -20,6 +22,8 @@ def check_uint64(value, name):
 
 def check_real(value, name):
     """A finite real number (Python or NumPy), returned as a Python float."""
+    if type(value) is float and math.isfinite(value):  # the common case, without the ABC checks
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:

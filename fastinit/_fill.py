@@ -418,6 +418,8 @@ class Rule:
         """The Fill of a call ``fill_(buf of shape, *args, **kwargs)``: every argument checked
         (a ValueError or TypeError as documented), nothing written, no stream taken."""
         kw = {} if kwargs is None else dict(kwargs)
+        if not self.options:                      # constants: nothing to place or seed
+            return Fill(self.fn(None, *args, **kw))
         opts = {k: kw.pop(k, d) for k, d in self.options.items()}
         source = Source(opts["seed"], opts["generator"], opts["stream"]) if self.random else NO_SOURCE
         fill = Fill.of(None, source, opts.get("offset", 0), opts.get("global_shape"), opts.get("index"))
