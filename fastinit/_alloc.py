@@ -46,7 +46,8 @@ def _constructor(rule):
         fill = rule.describe(dims, args, kwargs)
         _fill.check(fill, dims, code)               # before any memory is taken
         arr, mapped = _allocate(dims, dt)
-        if not (mapped and fill.draw.kind == "constant" and fill.draw.params["val"] == 0.0):
+        val = fill.draw.params.get("val") if fill.draw.kind == "constant" else None
+        if not (mapped and val == 0.0 and math.copysign(1.0, val) > 0):
             _fill.run(fill, arr, code)              # (fresh mapped pages already read as zeros)
         return arr
 

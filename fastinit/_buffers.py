@@ -42,7 +42,8 @@ def numpy_dtype(dtype):
         dt = None
     code = None if dt is None or not dt.isnative else FLOAT_CODES.get(dt.name)
     if code is None:
-        raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got {dtype!r}")
+        shown = repr(dtype) if dt is None else str(dt)
+        raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got {shown}")
     return dt, code
 
 

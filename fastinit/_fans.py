@@ -104,9 +104,16 @@ def compute_fans(shape, layout="torch"):
 def check_fan(value, name):
     """An explicit fan: a positive int that a float can hold (fans enter float formulas)."""
     v = check_positive_int(value, name)
-    if v.bit_length() > 1000:
-        raise ValueError(f"{name} is too large to use in a float formula: an integer of {v.bit_length()} bits")
+    _float_fan(v, name)
     return v
+
+
+def _float_fan(v, name):
+    try:
+        float(v)
+    except OverflowError:
+        raise ValueError(f"{name} is too large to use in a float formula: an integer of {v.bit_length()} bits") \
+            from None
 
 
 class Fans:
@@ -132,8 +139,7 @@ class Fans:
             if self._shape_fans is None:
                 fin, fout = compute_fans(self.shape, self.layout)
                 for n, f in (("fan_in", fin), ("fan_out", fout)):
-                    if f.bit_length() > 1000:
-                        raise ValueError(f"{n} of shape {self.shape} is too large to use in a float formula")
+                    _float_fan(f, f"{n} of shape {self.shape}")
                 self._shape_fans = (fin, fout)
             v = self._shape_fans[k]
         if v <= 0:

@@ -256,7 +256,23 @@ class Source:
         return f"Source(generator={self.generator!r}, stream={self.stream})"
 
 
-NO_SOURCE = Source()          # deterministic fills: never taken
+class _NoSource(Source):
+    """The source of a deterministic fill: nothing may draw from it."""
+
+    __slots__ = ()
+
+    def take(self):
+        raise RuntimeError("a deterministic fill has no random source")
+
+    def __reduce__(self):
+        return (_no_source, ())
+
+
+def _no_source():
+    return NO_SOURCE
+
+
+NO_SOURCE = _NoSource()
 
 
 # ---------------------------------------------------------------------------
@@ -374,15 +390,23 @@ def step_indices(step):
 
 
 def check_step(step, size):
-    """A step (val, start, shape, strides) that stays inside a tensor of ``size`` elements."""
+    """A step (val, start, shape, strides) that writes at most ``size`` elements, all inside a
+    tensor of ``size`` elements; a step that writes nothing is normalized to shape (0,)."""
     val, start, shape, strides = step
     val = check_real(val, "val")
     start = check_uint64(start, "start")
-    shape = _buffers.check_shape(shape, "shape")
+    if not isinstance(shape, (tuple, list)) or not isinstance(strides, (tuple, list)):
+        raise TypeError(f"a step's shape and strides are sequences of ints, got {shape!r}, {strides!r}")
+    shape = tuple(check_uint64(n, "shape") for n in shape)
     strides = tuple(check_uint64(s, "strides") for s in strides)
     if len(strides) != len(shape):
         raise ValueError(f"a step of shape {shape} needs {len(shape)} strides, got {len(strides)}")
-    if math.prod(shape) and start + sum((n - 1) * s for n, s in zip(shape, strides)) >= size:
+    count = math.prod(shape)
+    if count == 0:
+        return (val, 0, (0,), (1,))
+    if count > size:
+        raise ValueError(f"a step of shape {shape} writes more elements than the tensor's {size}")
+    if start + sum((n - 1) * s for n, s in zip(shape, strides)) >= size:
         raise ValueError(f"a step of shape {shape} from element {start} reaches past the tensor's {size} elements")
     return (val, start, shape, strides)
 
@@ -479,7 +503,7 @@ def lookup(fill, fills=None, what="fill"):
     """The Rule of a fill given by name (with or without the trailing underscore) or function."""
     fills = FILLS if fills is None else fills
     if isinstance(fill, str):
-        r = fills.get(fill[:-1] if fill.endswith("_") else fill)
+        r = fills.get(fill.rstrip("_"))
         if r is None:
             raise ValueError(f"unknown {what} {fill!r}; expected one of {sorted(fills)} or a fastinit fill function")
         return r
@@ -497,10 +521,6 @@ def select(predicate):
 # ---------------------------------------------------------------------------
 # Records: descriptions as JSON
 
-RECORD_FIELDS = ("scheme", "args", "fill", "params", "seed", "stream", "offset", "fan_in", "fan_out",
-                 "shape", "dtype", "stream_version", "steps")
-
-
 def to_record(fill, seed, stream, shape, dtype, *, scheme, args=None, fan_in=None, fan_out=None):
     """The JSON form of a fill that ran with (seed, stream) on a tensor of shape and dtype name."""
     return {
@@ -515,21 +535,34 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+#: Kinds a fill kernel writes (the others are fastinit.torch's structured inits).
+KERNEL_KINDS = frozenset(("uniform", "normal", "trunc_normal", "constant"))
+# What a structured init needs of its tensor's shape (torch's own checks)
+_SHAPE_RULES = {
+    "eye": (lambda shape, p: len(shape) == 2, "2 dimensions"),
+    "dirac": (lambda shape, p: 3 <= len(shape) <= 5 and shape[0] % p["groups"] == 0,
+              "3, 4 or 5 dimensions and dim 0 divisible by groups"),
+    "orthogonal": (lambda shape, p: len(shape) >= 2, "2 or more dimensions"),
+    "sparse": (lambda shape, p: len(shape) == 2, "2 dimensions"),
+}
+
+
 def from_record(rec, name="tensor"):
-    """(Fill, shape, dtype name) rebuilt from a record, every field checked: a ValueError
-    naming the tensor and the field for anything missing, mistyped or out of range."""
+    """(Fill, shape, dtype name) rebuilt from a record, every field checked, for the
+    record's dtype too (what ``run`` would check before writing): a ValueError naming the
+    tensor and the field for anything missing, mistyped or out of range."""
     def bad(field, why):
         return ValueError(f"the init record of {name!r}: {field}: {why}")
 
     if not isinstance(rec, dict):
         raise bad("record", f"expected a dict, got {type(rec).__name__}")
     version = rec.get("stream_version")
-    if version != STREAM_VERSION:
+    if not _is_int(version) or version != STREAM_VERSION:
         raise bad("stream_version", f"made with stream version {version!r}; this fastinit generates "
                                     f"version {STREAM_VERSION}")
     kind = rec.get("fill")
-    if kind not in KINDS:
-        raise bad("fill", f"{kind!r} is not one of {sorted(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS or kind == "bits":
+        raise bad("fill", f"{kind!r} is not one of {sorted(k for k in KINDS if k != 'bits')}")
     params = rec.get("params")
     if not isinstance(params, dict):
         raise bad("params", f"expected a dict, got {params!r}")
@@ -547,7 +580,7 @@ def from_record(rec, name="tensor"):
         raise bad("shape", f"expected a list of non-negative ints, got {shape!r}")
     size = math.prod(shape)
     dtype = rec.get("dtype")
-    if dtype not in _buffers.FLOAT_CODES:
+    if not isinstance(dtype, str) or dtype not in _buffers.FLOAT_CODES:
         raise bad("dtype", f"expected one of {sorted(_buffers.FLOAT_CODES)}, got {dtype!r}")
     offset = rec.get("offset")
     if not _is_int(offset) or not 0 <= offset <= (1 << 64) - size:
@@ -575,4 +608,18 @@ def from_record(rec, name="tensor"):
             checked.append(check_step((st["val"], st["start"], st["shape"], st["strides"]), size))
         except (TypeError, ValueError) as exc:
             raise bad(f"steps[{i}]", exc) from None
-    return Fill(draw, source, offset, steps=tuple(checked)), tuple(shape), dtype
+    fill = Fill(draw, source, offset, steps=tuple(checked))
+    code = _buffers.FLOAT_CODES[dtype]
+    if kind in KERNEL_KINDS:
+        try:
+            draw.kernel(code)
+        except ValueError as exc:
+            raise bad("params", exc) from None
+    elif not _SHAPE_RULES[kind][0](shape, draw.params):
+        raise bad("shape", f"a {kind} initialization needs {_SHAPE_RULES[kind][1]}, got {shape}")
+    for i, step in enumerate(fill.steps):
+        try:
+            _buffers.constant_bytes(code, step[0], check=True)
+        except ValueError as exc:
+            raise bad(f"steps[{i}]", exc) from None
+    return fill, tuple(shape), dtype

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The only bridge between Python and the C kernels in csrc/.
 
-Callers (fastinit._plain and friends) have already validated every argument;
+The caller (fastinit._fill.run, the only one) has already validated every argument;
 this module takes a flat, C-contiguous, writable uint8 view of the output,
 converts the parameters to C structs, and runs the kernel of the current SIMD
 level on the thread pool with the GIL released.  Long fills run in slices

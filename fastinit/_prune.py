@@ -211,6 +211,6 @@ def rewind_(buf, mask, init, **init_kwargs):
         init(buf, **init_kwargs)       # not a fastinit fill: fill, then mask
         return apply_mask_(buf, mask)
     else:
-        raise TypeError(f"init must be a fastinit fill, its name, or a record, got {type(init).__name__}")
+        raise TypeError(f"init must be a fastinit fill function, a record, or a callable, got {type(init).__name__}")
     _fill.run(fill, arr, code, mask=_buffers.flat_bytes(mask))
     return buf

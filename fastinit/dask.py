@@ -76,6 +76,10 @@ def init(fill, shape, *args, chunks="auto", dtype=None, seed=None, stream=None, 
     >>> w[:4, :4].compute()
     """
     rule = _fill.lookup(fill, _FILLS)
+    placed = sorted(k for k in ("global_shape", "index") if k in kwargs)
+    if placed:
+        raise TypeError(f"init() got an unexpected keyword argument {placed[0]!r} (the array is the whole tensor "
+                        "of `shape`; its chunks are the shards)")
     gshape = _buffers.check_shape(shape, "shape")
     dt, code = _dtype(rule, dtype)
     kwargs.update(seed=seed, stream=stream, offset=offset, generator=generator, global_shape=gshape)

@@ -311,6 +311,16 @@ BAD_FIELDS = [
     ("stream_version", lambda r: r.pop("stream_version")),
     ("steps", lambda r: r.update(steps=[{"val": 0.0, "start": 1199, "shape": [2], "strides": [1]}])),
     ("steps", lambda r: r.update(steps=[{"val": 0.0}])),
+    ("steps", lambda r: r.update(steps=[{"val": 0.0, "start": 0, "shape": [2 ** 33], "strides": [0]}])),
+    ("steps", lambda r: r.update(steps=[{"val": 0.0, "start": 0, "shape": [True], "strides": [1]}])),
+    ("steps", lambda r: r.update(steps=[{"val": 1e39, "start": 0, "shape": [2], "strides": [1]}])),
+    ("params", lambda r: r.update(fill="normal", params={"mean": 0.0, "std": 1e38})),   # beyond float32
+    ("fill", lambda r: r.update(fill="bits", params={})),
+    ("fill", lambda r: r.update(fill=[])),
+    ("shape", lambda r: r.update(fill="dirac", params={"groups": 1}, seed=None, stream=None)),
+    ("dtype", lambda r: r.update(dtype=["float32"])),
+    ("stream_version", lambda r: r.update(stream_version=True)),
+    ("stream_version", lambda r: r.update(stream_version=float(r["stream_version"]))),
 ]
 
 
@@ -322,6 +332,19 @@ def test_a_corrupt_record_is_a_value_error_naming_the_field(tmp_path, field, cor
     buf = np.random.default_rng(fresh_seed()).standard_normal((40, 30)).astype(np.float32)
     err = _untouched(lambda: fastinit.rewind_(buf, np.ones(buf.shape, bool), rec), ValueError, buf)
     assert re.search(rf"'buf': {field}(\[\d+\])?: ", str(err)), str(err)
+
+
+def test_a_step_that_writes_nothing_is_harmless(tmp_path):
+    recs = fastinit.save_random({"w": ((4, 5), "float32", "normal")}, tmp_path / "x.safetensors", seed=3)
+    rec = dict(recs["w"], steps=[{"val": 0.0, "start": 0, "shape": [0, 3], "strides": [2 ** 63, 1]}])
+    got = fastinit.rewind_(np.empty((4, 5), np.float32), np.ones((4, 5), bool), rec)
+    assert np.array_equal(got, fastinit.normal_(np.empty((4, 5), np.float32), seed=3, stream=fastinit.name_stream("w")))
+
+
+def test_negative_zero_constants_keep_their_sign():
+    for shape in ((8,), (1 << 20,)):                  # small (heap) and large (fresh mapped pages)
+        assert np.signbit(fastinit.constant(shape, -0.0)).all()
+        assert not np.signbit(fastinit.constant(shape, 0.0)).any()
 
 
 # ------------------------------------------------------------------ signatures

@@ -50,6 +50,11 @@ BAD = [
     ("dtype", lambda r: r.update(dtype="complex64")),
     ("stream_version", lambda r: r.update(stream_version=99)),
     ("steps", lambda r: r.update(steps=[{"val": 0.0, "start": 31, "shape": [2], "strides": [1]}])),
+    # valid in general, not for this record's dtype or shape: still caught before any write
+    ("params", lambda r: r.update(fill="normal", params={"mean": 0.0, "std": 1e38})),
+    ("steps", lambda r: r.update(steps=[{"val": 1e39, "start": 0, "shape": [2], "strides": [1]}])),
+    ("shape", lambda r: r.update(fill="dirac", params={"groups": 1}, seed=None, stream=None)),
+    ("fill", lambda r: r.update(fill="bits", params={})),
 ]
 # well formed, but not the parameter's: only a call that sees the model can tell
 BAD_FOR_MODEL = BAD + [("shape", lambda r: r.update(shape=[4, 9]))]
@@ -201,3 +206,52 @@ def test_hugging_face_models_with_padding_keep_valid_records(kind):
     params = dict(model.named_parameters())
     for name, mask in masks.items():
         assert torch.equal(params[name].detach(), torch.where(mask, snap[name], torch.zeros(()))), name
+
+
+# ---------------------------------------------------------------- torch's own semantics kept
+def test_an_empty_tensor_takes_its_seed_as_torch_does():
+    torch.manual_seed(7)
+    ft.seed_from()
+    second = ft.seed_from()
+    torch.manual_seed(7)
+    ft.normal_(torch.empty(0, 5))
+    w = ft.normal_(torch.empty(6))
+    assert ft.init_record(w)["seed"] == second
+    g = fastinit.Generator(3)
+    ft.uniform_(torch.empty(0), generator=g)
+    assert g.get_state()["stream"] == 1
+    with pytest.raises(RuntimeError):                       # the dtype's range is still checked first
+        ft.normal_(torch.empty(0, dtype=torch.float16), 0.0, 1e38)
+
+
+def test_a_half_precision_constant_rewinds_to_what_torch_wrote():
+    with ft.patch():
+        lin = nn.Linear(2, 3, dtype=torch.float16)
+    ft.constant_(lin.weight, 1 + 2 ** -11 + 2 ** -40)      # torch rounds through float32: 1.0
+    init = lin.weight.detach().clone()
+    with torch.no_grad():
+        lin.weight.normal_()
+    ft.rewind_(lin, {"weight": torch.ones(3, 2, dtype=torch.bool)})
+    assert torch.equal(lin.weight.detach(), init)
+
+
+def test_structured_inits_accept_what_torch_accepts():
+    w = torch.empty(8, 6)
+    ft.orthogonal_(w, torch.tensor(2.0))
+    assert ft.init_record(w)["params"] == {"gain": 2.0}
+    ft.orthogonal_(w, float("nan"))                          # written as torch would; no record can hold it
+    ft.sparse_(w, 1.5)
+    assert bool((w == 0).all())
+    ft.constant_(w, torch.tensor(0.5))
+    assert ft.init_record(w)["params"] == {"val": 0.5}
+
+
+def test_regenerate_into_a_transposed_tensor_keeps_the_steps():
+    w = torch.empty(8, 6)
+    ft.orthogonal_(w)
+    ft.zeros_(w[0])
+    rec = ft.init_record(w)
+    assert rec["steps"] == [{"val": 0.0, "start": 0, "shape": [6], "strides": [1]}]
+    target = torch.empty(6, 8).t()
+    ft.regenerate(target, rec, "w")
+    assert torch.equal(target, w)

@@ -35,7 +35,7 @@ import torch
 from .. import _buffers, _fill
 from .._checks import plain_number
 from .._fans import calculate_gain as _calculate_gain
-from .._fill import NO_SOURCE, Fill, Source
+from .._fill import Fill, Source
 from .._generator import Generator as _FGenerator
 
 INIT_NAMES = (
@@ -226,7 +226,7 @@ def _add_step(view, val):
         if entry is None or entry[0]() is not base:
             return
         try:
-            step = _fill.check_step((float(val), view.storage_offset() - base.storage_offset(), tuple(view.shape),
+            step = _fill.check_step((val, view.storage_offset() - base.storage_offset(), tuple(view.shape),
                                      tuple(view.stride())), base.numel())
         except (TypeError, ValueError):
             return
@@ -321,20 +321,24 @@ def _fans(tensor):
 # ---------------------------------------------------------------------------
 # Records back to values; one random fill through fastinit
 
-_KERNEL_KINDS = ("uniform", "normal", "trunc_normal", "constant")
-
-
 def regenerate(tensor, rec, name="tensor"):
-    """Write into ``tensor`` (CPU, the record's shape) what the recorded initialization wrote.
-    The record is checked whole first (a ValueError naming ``name`` and the field)."""
+    """Write into ``tensor`` (a CPU float tensor of the record's shape) what the recorded
+    initialization wrote. The record is checked whole first (a ValueError naming ``name``
+    and the field); values are regenerated in the tensor's dtype."""
     fill, shape, _ = _fill.from_record(rec, name)
     if shape != tuple(tensor.shape):
         raise ValueError(f"the init record of {name!r}: shape: {shape}, the tensor is {tuple(tensor.shape)}")
+    target = view(tensor)
+    if target is None:
+        raise TypeError(f"regenerate writes CPU tensors of float32, float64, float16 or bfloat16, "
+                        f"got a {tensor.dtype} tensor on {tensor.device}")
+    if not target[0].flags.c_contiguous:
+        with torch.no_grad():
+            return tensor.copy_(regenerate(torch.empty(shape, dtype=tensor.dtype), rec, name))
     kind, p = fill.draw.kind, fill.draw.params
     with torch.no_grad():
-        if kind in _KERNEL_KINDS:
-            arr, code = view(tensor)
-            _fill.run(fill, arr, code)
+        if kind in _fill.KERNEL_KINDS:
+            _fill.run(fill, *target)
             return tensor
         if kind == "eye":
             TORCH_FUNCTIONS["eye_"](tensor)
@@ -344,9 +348,7 @@ def regenerate(tensor, rec, name="tensor"):
             _orthogonal_fill(tensor, p["gain"], fill.source)
         else:
             _sparse_fill(tensor, p["sparsity"], p["std"], fill.source)
-        if fill.steps:
-            arr, code = view(tensor)
-            _fill.apply_steps(arr, code, fill.steps)
+        _fill.apply_steps(*target, fill.steps)
     return tensor
 
 
@@ -367,11 +369,14 @@ def _random(tensor, generator, make, params, scheme, args, fallback):
     if target is None:
         return fallback()
     draw = _torch_errors(make, *params)          # before the generator is touched
+    _torch_errors(_fill.check, Fill(draw), tensor.shape, target[1])
     skip, source = _source(tensor, generator)
-    if skip or tensor.numel() == 0:
+    if skip:
         return tensor
     fill = Fill(draw, source)
-    taken = _torch_errors(_fill.run, fill, *target)
+    taken = _fill.run(fill, *target)             # an empty tensor takes its seed too, as torch's calls do
+    if tensor.numel() == 0:
+        return tensor
     _written(tensor)
     _record(tensor, fill, taken, scheme, args)
     return tensor
@@ -421,6 +426,15 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
                    lambda: TORCH_FUNCTIONS["trunc_normal_"](tensor, mean, std, a, b, generator=generator))
 
 
+def _through_float32(value):
+    """torch's fill_ of a 32- or 16-bit tensor rounds the number to float32 first (then to
+    the dtype): the record holds that float32 value, so one rounding from it gives torch's."""
+    if not isinstance(value, float):
+        return value
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
+
+
 def _deterministic(tensor, make, params, scheme, args, run):
     """A deterministic fill by torch's own function, then its record (``make(*params)``),
     unless torch wrote what no record can hold (a non-finite constant). A constant on a
@@ -428,7 +442,11 @@ def _deterministic(tensor, make, params, scheme, args, run):
     if _skipped(tensor) or _is_meta(tensor):
         return tensor
     out = run()
-    if view(tensor) is not None and tensor.numel() > 0:
+    target = view(tensor)
+    if target is not None and tensor.numel() > 0:
+        params = [_plain_value(v) for v in params]
+        if make is _fill.constant and target[1] != _buffers.FLOAT_CODES["float64"]:
+            params = [_through_float32(v) for v in params]
         try:
             draw = make(*params)
         except (TypeError, ValueError):
@@ -553,13 +571,22 @@ def orthogonal_(tensor, gain=1, generator=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0 or _is_meta(tensor):
         return tensor
-    draw = _torch_errors(_fill.orthogonal, gain)
     skip, source = _source(tensor, generator)
     if skip:
         return tensor
     taken = _orthogonal_fill(tensor, gain, source)
-    _record(tensor, Fill(draw), taken, "orthogonal_", {"gain": gain})
+    _record_if_valid(tensor, _fill.orthogonal, (gain,), taken, "orthogonal_", {"gain": gain})
     return tensor
+
+
+def _record_if_valid(tensor, make, params, taken, scheme, args):
+    """Record a structured init whose arguments torch accepts beyond what a record can hold
+    (a nan gain, a sparsity above 1): those are written, and left unrecorded."""
+    try:
+        draw = make(*[_plain_value(v) for v in params])
+    except (TypeError, ValueError):
+        return
+    _record(tensor, Fill(draw), taken, scheme, args)
 
 
 def _sparse_fill(tensor, sparsity, std, source):
@@ -592,13 +619,13 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         return tensor
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    draw = _torch_errors(_fill.sparse, sparsity, std)
-    _torch_errors(_fill.check, Fill(_fill.normal(0.0, draw.params["std"])), tensor.shape, view(tensor)[1])
+    values = _torch_errors(_fill.normal, 0.0, _plain_value(std))
+    _torch_errors(_fill.check, Fill(values), tensor.shape, view(tensor)[1])
     skip, source = _source(tensor, generator)
     if skip:
         return tensor
-    taken = _sparse_fill(tensor, draw.params["sparsity"], draw.params["std"], source)
+    taken = _sparse_fill(tensor, sparsity, values.params["std"], source)
     _written(tensor)
-    _record(tensor, Fill(draw), taken, "sparse_", {"sparsity": sparsity, "std": std})
+    _record_if_valid(tensor, _fill.sparse, (sparsity, std), taken, "sparse_", {"sparsity": sparsity, "std": std})
     return tensor
 

@@ -18,7 +18,6 @@ from .. import _buffers, _fill, _prune
 from . import _functions
 from ._functions import TORCH_DTYPES
 
-_KERNEL_RANDOM = ("uniform", "normal", "trunc_normal")
 
 
 def _check_model(model):
@@ -42,7 +41,7 @@ def _matches(name, p, rec):
         kind = fill.draw.kind
         if kind == "constant" and not fill.steps:
             return bool((flat == torch.tensor(fill.draw.params["val"], dtype=dtype).to(p.dtype)).all())
-        if kind in _KERNEL_RANDOM or kind == "constant":
+        if kind in _fill.KERNEL_KINDS:
             k = min(flat.numel(), _VERIFY_PREFIX)
             scratch = torch.empty(k, dtype=dtype)
             _fill.run(fill.replace(steps=()), *_functions.view(scratch))
@@ -226,7 +225,7 @@ def rewind_(model, masks, records=None):
         plan.append((p, arr, code, _mask_array(name, mask, p), fill, rec, name, dtype_name))
     with torch.no_grad():
         for p, arr, code, mask, fill, rec, name, dtype_name in plan:
-            if fill.draw.kind in _KERNEL_RANDOM + ("constant",) and _buffers.NAMES[code] == dtype_name:
+            if fill.draw.kind in _fill.KERNEL_KINDS and _buffers.NAMES[code] == dtype_name:
                 _fill.run(fill, arr, code, mask=_buffers.flat_bytes(mask))      # one fused pass
             else:
                 initial = _functions.regenerate(torch.empty(p.shape, dtype=TORCH_DTYPES[dtype_name]), rec, name)
