@@ -22,8 +22,10 @@ def check_uint64(value, name):
 
 def check_real(value, name):
     """A finite real number (Python or NumPy), returned as a Python float."""
-    if type(value) is float and math.isfinite(value):  # the common case, without the ABC checks
+    if type(value) is float and math.isfinite(value):  # the common cases, without the ABC checks
         return value
+    if type(value) is int and -_U64 < value < _U64:
+        return float(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:

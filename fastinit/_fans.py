@@ -85,6 +85,11 @@ def compute_fans(shape, layout="torch"):
     shape = tuple(int(d) for d in shape)
     if any(d < 0 for d in shape):
         raise ValueError(f"shape must not have negative dimensions, got {shape}")
+    return shape_fans(shape, layout)
+
+
+def shape_fans(shape, layout):
+    """compute_fans of a checked shape (a tuple of non-negative ints) and layout."""
     if layout == "torch":
         if len(shape) < 2:
             raise ValueError(
@@ -137,7 +142,7 @@ class Fans:
         v = self._given[k]
         if v is None:
             if self._shape_fans is None:
-                fin, fout = compute_fans(self.shape, self.layout)
+                fin, fout = shape_fans(self.shape, self.layout)
                 for n, f in (("fan_in", fin), ("fan_out", fout)):
                     _float_fan(f, f"{n} of shape {self.shape}")
                 self._shape_fans = (fin, fout)

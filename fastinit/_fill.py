@@ -126,7 +126,10 @@ def _normal_range(code, mean, std):
             raise ValueError(f"normal(mean={mean}, std={std}) overflows float64: |mean| + {_Z_BOUND:g} * std "
                              "exceeds the largest float64")
     else:
-        _working_range(code, mean=mean, std=std, **{f"|mean| + {_Z_BOUND:g} * std": reach})
+        _working_range(code, mean=mean, std=std, **{_REACH: reach})
+
+
+_REACH = f"|mean| + {_Z_BOUND:g} * std"
 
 
 def _check_std(std):
@@ -440,8 +443,9 @@ class Rule:
 
     def describe(self, shape, args=(), kwargs=None):
         """The Fill of a call ``fill_(buf of shape, *args, **kwargs)``: every argument checked
-        (a ValueError or TypeError as documented), nothing written, no stream taken."""
-        kw = {} if kwargs is None else dict(kwargs)
+        (a ValueError or TypeError as documented), nothing written, no stream taken.
+        ``shape``: a tuple of non-negative ints; ``kwargs`` (a dict the caller owns) is consumed."""
+        kw = {} if kwargs is None else kwargs
         if not self.options:                      # constants: nothing to place or seed
             return Fill(self.fn(None, *args, **kw))
         opts = {k: kw.pop(k, d) for k, d in self.options.items()}
