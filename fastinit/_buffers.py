@@ -334,13 +334,11 @@ def _tile_runs(arr, place):
 def run(arr, place, kernel, batch=False):
     """Call kernel(flat_uint8_bytes, first_stream_index, first_local_index) over every piece of arr.
 
-    ``place``: a Placement, or an int offset (the buffer's elements consecutive from it).
+    ``place``: a Placement (from check_placement).
     ``batch``: the kernel also takes, instead of an int first index, the runs of a
     C-contiguous tile as one tuple (see _tile_runs), filled in one multithreaded call."""
     if arr.size == 0:
         return
-    if not isinstance(place, Placement):
-        place = Placement(place)
     if place.starts is None and arr.flags.c_contiguous:
         kernel(flat_bytes(arr), place.offset, 0)
         return

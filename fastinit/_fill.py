@@ -59,12 +59,6 @@ class Draw:
     def random(self):
         return self.kind in RANDOM_KINDS
 
-    def __eq__(self, other):
-        return isinstance(other, Draw) and (self.kind, self.params) == (other.kind, other.params)
-
-    def __hash__(self):
-        return hash((self.kind, tuple(self.params.items())))
-
     def __repr__(self):
         return f"{self.kind}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
 

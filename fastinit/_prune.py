@@ -202,7 +202,9 @@ def rewind_(buf, mask, init, **init_kwargs):
             raise ValueError(f"the record is for a {dtype} tensor of shape {shape}, "
                              f"the buffer is {_buffers.NAMES[code]} of shape {arr.shape}")
     elif isinstance(getattr(init, "rule", None), _fill.Rule):
-        rule = _fill.lookup(init, _fill.select(lambda r: r.buffer == "float"), "init")
+        rule = init.rule
+        if rule.buffer != "float":
+            raise TypeError(f"init must fill float buffers; {init.__name__} fills {rule.buffer} ones")
         if rule.random and init_kwargs.get("seed") is None and init_kwargs.get("stream") is None:
             raise ValueError("rewind_ needs the stream the initialization used: pass seed= (and stream= if "
                              "it was not 0), or generator= with stream=")
