@@ -220,6 +220,34 @@ def check_shape(shape, name="shape"):
     return dims
 
 
+def chunk(n, parts, i):
+    """(start, stop) of part ``i`` of ``range(n)`` cut into ``parts`` pieces by torch.chunk's
+    rule, which DTensor's ``Shard`` follows: ceil(n / parts) elements each, the last
+    pieces shorter or empty (33 rows over 4 ranks: 9, 9, 9, 6)."""
+    size = -(-n // parts)
+    start = min(i * size, n)
+    return start, min(start + size, n)
+
+
+def shard_index(global_shape, dim, rank, world_size):
+    """The ``index=`` of rank ``rank``'s block of a tensor of ``global_shape`` split along
+    ``dim`` over ``world_size`` ranks: a tuple of slices, by torch.chunk's rule (DTensor's
+    ``Shard(dim)``, and Megatron's even split when ``world_size`` divides the dim)."""
+    shape = check_shape(global_shape, "global_shape")
+    for name, value in (("dim", dim), ("rank", rank), ("world_size", world_size)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not -len(shape) <= dim < len(shape):
+        raise ValueError(f"dim={dim} is out of range for global_shape {shape} ({len(shape)} dimensions)")
+    if world_size < 1:
+        raise ValueError(f"world_size must be >= 1, got {world_size}")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+    dim = int(dim) % len(shape)
+    start, stop = chunk(shape[dim], int(world_size), int(rank))
+    return tuple(slice(start, stop) if a == dim else slice(0, n) for a, n in enumerate(shape))
+
+
 def check_placement(shape, offset, global_shape=None, index=None):
     """Validate offset / global_shape / index for a buffer of ``shape``; returns a Placement.
 

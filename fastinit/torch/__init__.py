@@ -24,6 +24,7 @@ from ._functions import (
     dirac_,
     eye_,
     init_record,
+    init_shard_,
     kaiming_normal_,
     kaiming_uniform_,
     normal_,
@@ -45,7 +46,7 @@ from ._patch import is_patched, patch
 __all__ = [
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-    "sparse_", "calculate_gain", "seed_from",
+    "sparse_", "calculate_gain", "seed_from", "init_shard_",
     "patch", "is_patched",
     "materialize_", "Materialized", "GPT2Recipe", "RECIPES", "name_stream",
     "init_record", "init_records", "save_init_records", "load_init_records", "regenerate",

@@ -37,6 +37,8 @@ from .._checks import plain_number
 from .._fans import calculate_gain as _calculate_gain
 from .._fill import Fill, Source
 from .._generator import Generator as _FGenerator
+from . import _memory
+from ._memory import DTYPES, TORCH_DTYPES, is_meta as _is_meta, view  # noqa: F401
 
 INIT_NAMES = (
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -48,9 +50,6 @@ INIT_NAMES = (
 # (fastinit.torch is imported before patch() can run, so these are torch's originals).
 TORCH_FUNCTIONS = {name: getattr(torch.nn.init, name) for name in INIT_NAMES + ("calculate_gain",)}
 
-#: The torch dtypes fastinit fills, by their names in fastinit (the torch layer's one dtype table).
-DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
-TORCH_DTYPES = {name: dt for dt, name in DTYPES.items()}
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -155,6 +154,42 @@ def _source(tensor, generator):
     return False, TorchSource(generator)
 
 
+def _placed(tensor):
+    """(global shape, per-axis global indices) of a plain tensor inside init_shard_, or None."""
+    table = getattr(_local, "placed", None)
+    entry = table.get(id(tensor)) if table else None
+    return entry[1:] if entry is not None and entry[0] is tensor else None
+
+
+@contextlib.contextmanager
+def _placing(tensor, global_shape, indices):
+    """Within the block, ``tensor`` stands for a block of a tensor of ``global_shape``."""
+    table = getattr(_local, "placed", None)
+    if table is None:
+        table = _local.placed = {}
+    previous = table.get(id(tensor))
+    table[id(tensor)] = (tensor, tuple(global_shape), indices)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del table[id(tensor)]
+        else:
+            table[id(tensor)] = previous
+
+
+def _target(tensor):
+    """The memory an init call on ``tensor`` writes (see _memory.target), or None."""
+    return _memory.target(tensor, _placed(tensor))
+
+
+def logical_shape(tensor):
+    """The shape of the tensor an init call on ``tensor`` stands for: a DTensor's global shape,
+    the global shape given to init_shard_, else the tensor's own."""
+    where = _placed(tensor)
+    return torch.Size(where[0]) if where is not None else tensor.shape
+
+
 def _skipped(tensor):
     """Deterministic fills inside materialize_: whether this tensor is to be left alone."""
     ctx = current_context()
@@ -178,9 +213,10 @@ def _forget(key, ref):
 def _record(tensor, fill, taken, scheme, args):
     """Attach the record of what was just written to ``tensor`` (replacing any earlier one);
     ``taken``: the (seed, stream) the fill drew from, or None."""
-    fans = _fans(tensor) if tensor.dim() >= 2 else (None, None)
+    shape = logical_shape(tensor)
+    fans = _fans(tensor) if len(shape) >= 2 else (None, None)
     seed, stream = taken or (None, None)
-    rec = _fill.to_record(fill, seed, stream, tensor.shape, DTYPES[tensor.dtype], scheme=scheme,
+    rec = _fill.to_record(fill, seed, stream, shape, DTYPES[tensor.dtype], scheme=scheme,
                           args={k: _plain_value(v) for k, v in args.items()}, fan_in=fans[0], fan_out=fans[1])
     _attach(tensor, rec)
 
@@ -221,13 +257,19 @@ def _add_step(view, val):
     base = view._base
     if base is None or not base.is_contiguous():
         return
+    _append_step(base, (val, view.storage_offset() - base.storage_offset(), tuple(view.shape),
+                        tuple(view.stride())))
+
+
+def _append_step(base, step):
+    """Add ``step`` (val, start, shape, strides over the flat elements of the tensor ``base``
+    stands for) to base's record, if it has one and the step fits."""
     with _RECORDS_LOCK:
         entry = _RECORDS.get(id(base))
         if entry is None or entry[0]() is not base:
             return
         try:
-            step = _fill.check_step((val, view.storage_offset() - base.storage_offset(), tuple(view.shape),
-                                     tuple(view.stride())), base.numel())
+            step = _fill.check_step(step, math.prod(logical_shape(base)))
         except (TypeError, ValueError):
             return
         rec = dict(entry[1])
@@ -239,50 +281,7 @@ def _add_step(view, val):
 # ---------------------------------------------------------------------------
 # Tensors as NumPy views, fans
 
-_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
-_has_internal_overlap = getattr(torch, "_debug_has_internal_overlap", lambda t: 0)
 _increment_version = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
-
-
-def _plain_tensor(tensor):
-    """A tensor of torch's own classes (subclasses, e.g. with __torch_function__, go to torch)."""
-    return type(tensor) in _PLAIN_TYPES
-
-
-def _overlaps(tensor):
-    """Whether two elements of the tensor share memory (an expand()ed view, say)."""
-    verdict = _has_internal_overlap(tensor)       # 0: no, 1: yes, 2: torch cannot tell quickly
-    if verdict != 2:
-        return verdict == 1
-    dims = sorted((st, sz) for st, sz in zip(tensor.stride(), tensor.shape) if sz > 1)
-    reach = 0                                     # furthest offset the smaller-stride dims reach
-    for stride, size in dims:
-        if stride <= reach:
-            return True
-        reach += stride * (size - 1)
-    return False
-
-
-def view(tensor):
-    """(zero-copy NumPy view, kernel output code) of a CPU tensor we can fill, or None (then
-    torch's function runs): strided CPU tensors of torch's own classes, not inference tensors,
-    with no element stored twice (torch refuses to fill those, and so do we by handing them
-    to it)."""
-    if not _plain_tensor(tensor) or tensor.device.type != "cpu" or tensor.layout != torch.strided:
-        return None
-    name = DTYPES.get(tensor.dtype)
-    if name is None or tensor.is_inference() or _overlaps(tensor):
-        return None
-    t = tensor.detach()
-    if name == "bfloat16":
-        arr = t.view(torch.int16).numpy().view(np.uint16).view(_buffers.BFloat16Bits)
-    else:
-        arr = t.numpy()
-    return arr, _buffers.FLOAT_CODES[name]
-
-
-def _is_meta(tensor):
-    return _plain_tensor(tensor) and tensor.device.type == "meta" and tensor.is_floating_point()
 
 
 def _written(tensor):
@@ -301,21 +300,26 @@ def _plain_value(value):
 
 
 def _handled(tensor):
-    """Tensors fastinit initializes: CPU float tensors (filled), and floating tensors on the
-    meta device, which hold no values: initializing them is a no-op after the argument
-    checks (so building a model under torch.device('meta') with patch() skips torch's
-    meta-device decompositions, which import about 800 modules on first use)."""
-    return _is_meta(tensor) or view(tensor) is not None
+    """Tensors fastinit initializes: float tensors it can write (CPU ones in place, other
+    devices through a CPU staging buffer, DTensors shard by shard), and floating tensors
+    on the meta device, which hold no values: initializing them is a no-op after the
+    argument checks (so building a model under torch.device('meta') with patch() skips
+    torch's meta-device decompositions, which import about 800 modules on first use)."""
+    return _is_meta(tensor) or _target(tensor) is not None
 
 
 def _fans(tensor):
-    """torch's fan rule, and its error for fewer than 2 dimensions."""
-    if tensor.dim() < 2:
+    """torch's fan rule over the shape the tensor stands for (a DTensor's global shape), and
+    torch's error for fewer than 2 dimensions."""
+    shape = logical_shape(tensor)
+    if len(shape) < 2:
         raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
-    receptive = 1
-    for s in tensor.shape[2:]:
-        receptive *= s
-    return tensor.size(1) * receptive, tensor.size(0) * receptive
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _numel(tensor):
+    return math.prod(logical_shape(tensor))
 
 
 # ---------------------------------------------------------------------------
@@ -340,14 +344,15 @@ def regenerate(tensor, rec, name="tensor"):
         if kind in _fill.KERNEL_KINDS:
             _fill.run(fill, *target)
             return tensor
+        whole = _target(tensor)
         if kind == "eye":
             TORCH_FUNCTIONS["eye_"](tensor)
         elif kind == "dirac":
             TORCH_FUNCTIONS["dirac_"](tensor, p["groups"])
         elif kind == "orthogonal":
-            _orthogonal_fill(tensor, p["gain"], fill.source)
+            _orthogonal_fill(whole, p["gain"], fill.source)
         else:
-            _sparse_fill(tensor, p["sparsity"], p["std"], fill.source)
+            _sparse_fill(whole, p["sparsity"], p["std"], fill.source)
         _fill.apply_steps(*target, fill.steps)
     return tensor
 
@@ -365,17 +370,17 @@ def _random(tensor, generator, make, params, scheme, args, fallback):
     tensor, run (which checks the dtype's range, then draws the seed), record."""
     if _is_meta(tensor):
         return tensor
-    target = view(tensor)
+    target = _target(tensor)
     if target is None:
         return fallback()
     draw = _torch_errors(make, *params)          # before the generator is touched
-    _torch_errors(_fill.check, Fill(draw), tensor.shape, target[1])
+    _torch_errors(_fill.check, Fill(draw), target.shape, target.code)
     skip, source = _source(tensor, generator)
     if skip:
         return tensor
     fill = Fill(draw, source)
-    taken = _fill.run(fill, *target)             # an empty tensor takes its seed too, as torch's calls do
-    if tensor.numel() == 0:
+    taken = target.run(fill)                     # an empty tensor takes its seed too, as torch's calls do
+    if _numel(tensor) == 0:
         return tensor
     _written(tensor)
     _record(tensor, fill, taken, scheme, args)
@@ -386,7 +391,7 @@ def _random(tensor, generator, make, params, scheme, args, fallback):
 # torch.nn.init's functions
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """``torch.nn.init.uniform_``: U(a, b), through fastinit for CPU float tensors."""
+    """``torch.nn.init.uniform_``: U(a, b), through fastinit for float tensors."""
     if _handled(tensor):
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
@@ -402,7 +407,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """``torch.nn.init.normal_``: N(mean, std**2), through fastinit for CPU float tensors."""
+    """``torch.nn.init.normal_``: N(mean, std**2), through fastinit for float tensors."""
     if _handled(tensor) and not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     return _random(tensor, generator, _fill.normal, (float(mean), float(std)), "normal_",
@@ -435,68 +440,125 @@ def _through_float32(value):
         return float(np.float32(value))
 
 
-def _deterministic(tensor, make, params, scheme, args, run):
-    """A deterministic fill by torch's own function, then its record (``make(*params)``),
-    unless torch wrote what no record can hold (a non-finite constant). A constant on a
-    view of a recorded tensor also joins that tensor's record as a step."""
+def _pattern(target, kind, groups=1):
+    """eye_ and dirac_ over the parts of a tensor (a DTensor's shard, an init_shard_ block):
+    each part gets its slice of what torch's function writes into the whole tensor."""
+    shape = target.shape
+    for local, index in target.blocks():
+        axes = [torch.arange(s.start, s.stop).view([-1 if k == a else 1 for k in range(len(shape))])
+                for a, s in enumerate(index)]
+        if kind == "eye":
+            on = axes[0] == axes[1]
+        else:                                     # 1 at (g * per_group + d, d, centre...) for d < per_group
+            on = axes[0] % (shape[0] // groups) == axes[1]
+            for a in range(2, len(shape)):
+                on = on & (axes[a] == shape[a] // 2)
+        target.local[local].copy_(on)
+
+
+def _deterministic(tensor, make, params, scheme, args, write):
+    """A deterministic fill by torch's own function (``write(t)`` applies it to a plain
+    tensor ``t``), then its record (``make(*params)``), unless torch wrote what no record can
+    hold (a non-finite constant). A constant on a view of a recorded tensor also joins that
+    tensor's record as a step. A tensor that is part of a bigger one (a DTensor's shard)
+    gets its slice of what the function writes into the whole."""
     if _skipped(tensor) or _is_meta(tensor):
         return tensor
-    out = run()
-    target = view(tensor)
-    if target is not None and tensor.numel() > 0:
+    target = _target(tensor)
+    if target is None or target.whole:
+        out = write(tensor)
+    else:
+        out = tensor
+        with torch.no_grad():
+            if make in (_fill.eye, _fill.dirac):
+                _pattern(target, make.__name__, *params)
+            else:
+                write(target.local)
+    if target is not None and _numel(tensor) > 0:
         params = [_plain_value(v) for v in params]
-        if make is _fill.constant and target[1] != _buffers.FLOAT_CODES["float64"]:
+        if make is _fill.constant and target.code != _buffers.FLOAT_CODES["float64"]:
             params = [_through_float32(v) for v in params]
         try:
             draw = make(*params)
         except (TypeError, ValueError):
             return out
         _record(tensor, Fill(draw), None, scheme, args)
-        if draw.kind == "constant":
+        if draw.kind == "constant" and target.whole:
             _add_step(tensor, draw.params["val"])
     return out
 
 
-def _meta_checks(kind, tensor, groups=1):
-    """torch's shape checks of eye_ and dirac_, for meta tensors (which are not written)."""
-    if kind == "eye" and tensor.ndimension() != 2:
+def zero_row(weight, row):
+    """``weight[row] = 0`` as nn.Embedding's padding row, recorded as a step of the weight's
+    record. A DTensor weight is zeroed by the ranks whose shard holds the row (indexing a
+    DTensor gives a new tensor, so ``zeros_(weight[row])`` would zero a copy)."""
+    if not _memory.is_dtensor(weight):
+        return zeros_(weight[row])
+    ctx = current_context()
+    if ctx is not None and id(weight) in ctx.keep:
+        return weight
+    target = _target(weight)
+    if target is None or _is_meta(weight):
+        return weight
+    for local, index in target.blocks():
+        if index[0].start <= row < index[0].stop:
+            target.local[local][row - index[0].start].zero_()
+    shape = tuple(weight.shape)
+    cols = math.prod(shape[1:])
+    _append_step(weight, (0.0, row * cols, shape[1:], tuple(math.prod(shape[a + 1:]) for a in range(1, len(shape)))))
+    return weight
+
+
+def _shape_checks(kind, tensor, groups=1):
+    """torch's shape checks of eye_ and dirac_, for tensors torch's function does not see
+    (meta tensors, which are not written, and parts of bigger tensors)."""
+    shape = logical_shape(tensor)
+    if kind == "eye" and len(shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     if kind == "dirac":
-        if tensor.ndimension() not in (3, 4, 5):
+        if len(shape) not in (3, 4, 5):
             raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
-        if tensor.size(0) % groups != 0:
+        if shape[0] % groups != 0:
             raise ValueError("dim 0 must be divisible by groups")
+
+
+def _whole(tensor):
+    """Whether torch's own function sees the whole tensor (so it makes its own checks)."""
+    if _is_meta(tensor):
+        return False
+    target = _target(tensor)
+    return target is None or target.whole
 
 
 def constant_(tensor, val):
     """``torch.nn.init.constant_`` (torch's own fill: deterministic)."""
     return _deterministic(tensor, _fill.constant, (val,), "constant_", {"val": val},
-                          lambda: TORCH_FUNCTIONS["constant_"](tensor, val))
+                          lambda t: TORCH_FUNCTIONS["constant_"](t, val))
 
 
 def ones_(tensor):
     """``torch.nn.init.ones_`` (torch's own fill: deterministic)."""
-    return _deterministic(tensor, _fill.constant, (1.0,), "ones_", {}, lambda: TORCH_FUNCTIONS["ones_"](tensor))
+    return _deterministic(tensor, _fill.constant, (1.0,), "ones_", {}, TORCH_FUNCTIONS["ones_"])
 
 
 def zeros_(tensor):
     """``torch.nn.init.zeros_`` (torch's own fill: deterministic)."""
-    return _deterministic(tensor, _fill.constant, (0.0,), "zeros_", {}, lambda: TORCH_FUNCTIONS["zeros_"](tensor))
+    return _deterministic(tensor, _fill.constant, (0.0,), "zeros_", {}, TORCH_FUNCTIONS["zeros_"])
 
 
 def eye_(tensor):
     """``torch.nn.init.eye_`` (torch's own fill: deterministic)."""
-    if _is_meta(tensor):
-        _meta_checks("eye", tensor)
-    return _deterministic(tensor, _fill.eye, (), "eye_", {}, lambda: TORCH_FUNCTIONS["eye_"](tensor))
+    if not _whole(tensor):
+        _shape_checks("eye", tensor)
+    return _deterministic(tensor, _fill.eye, (), "eye_", {}, TORCH_FUNCTIONS["eye_"])
 
 
 def dirac_(tensor, groups=1):
     """``torch.nn.init.dirac_`` (torch's own fill: deterministic)."""
-    if _is_meta(tensor):
-        _meta_checks("dirac", tensor, groups)
+    if not _whole(tensor):
+        _shape_checks("dirac", tensor, groups)
     return _deterministic(tensor, _fill.dirac, (groups,), "dirac_", {"groups": groups},
-                          lambda: TORCH_FUNCTIONS["dirac_"](tensor, groups))
+                          lambda t: TORCH_FUNCTIONS["dirac_"](t, groups))
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
@@ -528,7 +590,7 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """``torch.nn.init.kaiming_uniform_``: U(-bound, bound), bound = gain * sqrt(3 / fan_mode)."""
-    if not _handled(tensor) or tensor.numel() == 0:
+    if not _handled(tensor) or _numel(tensor) == 0:
         return TORCH_FUNCTIONS["kaiming_uniform_"](tensor, a, mode, nonlinearity, generator=generator)
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return _random(tensor, generator, _fill.uniform, (-bound, bound), "kaiming_uniform_",
@@ -537,17 +599,22 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """``torch.nn.init.kaiming_normal_``: N(0, std**2), std = gain / sqrt(fan_mode)."""
-    if not _handled(tensor) or tensor.numel() == 0:
+    if not _handled(tensor) or _numel(tensor) == 0:
         return TORCH_FUNCTIONS["kaiming_normal_"](tensor, a, mode, nonlinearity, generator=generator)
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     return _random(tensor, generator, _fill.normal, (0.0, std), "kaiming_normal_",
                    {"a": a, "mode": mode, "nonlinearity": nonlinearity}, None)
 
 
-def _orthogonal_fill(tensor, gain, source):
-    rows = tensor.size(0)
-    cols = tensor.numel() // rows
-    work = torch.float64 if tensor.dtype == torch.float64 else torch.float32
+def _orthogonal_fill(target, gain, source):
+    """The whole Q (QR needs the whole matrix: every rank computes it), then each part
+    takes its slice: written in the tensor's dtype, then times gain, as torch does. Memory:
+    the (rows, numel / rows) matrix twice in the working dtype (the draw and Q), plus R."""
+    shape = target.shape
+    rows = shape[0]
+    cols = math.prod(shape) // rows
+    local = target.local
+    work = torch.float64 if local.dtype == torch.float64 else torch.float32
     flattened = torch.empty((rows, cols), dtype=work)
     taken = _fill.run(Fill(_fill.normal(0.0, 1.0), source), *view(flattened))
     if rows < cols:
@@ -556,9 +623,15 @@ def _orthogonal_fill(tensor, gain, source):
     q *= torch.diag(r, 0).sign()
     if rows < cols:
         q.t_()
+    q = q.reshape(shape)
     with torch.no_grad():
-        tensor.copy_(q.reshape(tensor.shape))
-        tensor.mul_(gain)
+        for lo, gl in target.blocks():
+            on_cpu = local.device.type == "cpu"           # elsewhere: the CPU's bits, then copied
+            part = local[lo] if on_cpu else torch.empty(q[gl].shape, dtype=local.dtype)
+            part.copy_(q[gl])
+            part.mul_(gain)
+            if not on_cpu:
+                local[lo].copy_(part)
     return taken
 
 
@@ -567,14 +640,15 @@ def orthogonal_(tensor, gain=1, generator=None):
     matrix (in float32, or float64 for float64 tensors), sign-corrected by R's diagonal, times gain."""
     if not _handled(tensor):
         return TORCH_FUNCTIONS["orthogonal_"](tensor, gain, generator=generator)
-    if tensor.ndimension() < 2:
+    if len(logical_shape(tensor)) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.numel() == 0 or _is_meta(tensor):
+    if _numel(tensor) == 0 or _is_meta(tensor):
         return tensor
     skip, source = _source(tensor, generator)
     if skip:
         return tensor
-    taken = _orthogonal_fill(tensor, gain, source)
+    taken = _orthogonal_fill(_target(tensor), gain, source)
+    _written(tensor)
     _record_if_valid(tensor, _fill.orthogonal, (gain,), taken, "orthogonal_", {"gain": gain})
     return tensor
 
@@ -589,20 +663,29 @@ def _record_if_valid(tensor, make, params, taken, scheme, args):
     _record(tensor, Fill(draw), taken, scheme, args)
 
 
-def _sparse_fill(tensor, sparsity, std, source):
-    rows, cols = tensor.shape
+def _sparse_fill(target, sparsity, std, source):
+    """N(0, std**2) values, then in each column the rows holding the ceil(sparsity * rows)
+    smallest of rows * cols raw Philox words that follow the normal's in the same stream
+    are zeroed. A part needs the words of its columns over all rows: rows * its columns *
+    12 bytes (the words and their argsort)."""
+    rows, cols = target.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    taken = _fill.run(Fill(_fill.normal(0.0, std), source), *view(tensor))
+    taken = target.run(Fill(_fill.normal(0.0, std), source))
     if num_zeros == 0:
         return taken
-    # The zero positions: in each column, the rows holding the num_zeros smallest
-    # of rows*cols raw Philox words that follow the normal's in the same stream.
-    keys = np.empty((rows, cols), np.uint32)
-    _fill.run(Fill(_fill.bits(), Source.fixed(*taken), offset=rows * cols), keys, _fill.BITS_CODE)
-    zero_rows = np.argsort(keys, axis=0, kind="stable")[:num_zeros]
-    zero_cols = np.broadcast_to(np.arange(cols), zero_rows.shape)
-    with torch.no_grad():
-        tensor[torch.from_numpy(zero_rows.ravel()), torch.from_numpy(zero_cols.ravel().copy())] = 0
+    local = target.local
+    for lo, gl in target.blocks():
+        width = gl[1].stop - gl[1].start
+        keys = np.empty((rows, width), np.uint32)
+        _fill.run(Fill(_fill.bits(), Source.fixed(*taken), offset=rows * cols, global_shape=(rows, cols),
+                       index=(slice(None), gl[1])), keys, _fill.BITS_CODE)
+        zero_rows = np.argsort(keys, axis=0, kind="stable")[:num_zeros]
+        zero_cols = np.broadcast_to(np.arange(width), zero_rows.shape)
+        mine = (zero_rows >= gl[0].start) & (zero_rows < gl[0].stop)
+        at_rows = torch.from_numpy(zero_rows[mine] - gl[0].start).to(local.device)
+        at_cols = torch.from_numpy(zero_cols[mine].copy()).to(local.device)
+        with torch.no_grad():
+            local[lo][at_rows, at_cols] = 0
     return taken
 
 
@@ -613,19 +696,62 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     the same fastinit stream as the values, so ``rewind_`` can regenerate them."""
     if not _handled(tensor):
         return TORCH_FUNCTIONS["sparse_"](tensor, sparsity, std, generator=generator)
-    if tensor.ndimension() != 2:
+    if len(logical_shape(tensor)) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    if tensor.numel() == 0 or _is_meta(tensor):
+    if _numel(tensor) == 0 or _is_meta(tensor):
         return tensor
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     values = _torch_errors(_fill.normal, 0.0, _plain_value(std))
-    _torch_errors(_fill.check, Fill(values), tensor.shape, view(tensor)[1])
+    target = _target(tensor)
+    _torch_errors(_fill.check, Fill(values), target.shape, target.code)
     skip, source = _source(tensor, generator)
     if skip:
         return tensor
-    taken = _sparse_fill(tensor, sparsity, values.params["std"], source)
+    taken = _sparse_fill(target, sparsity, values.params["std"], source)
     _written(tensor)
     _record_if_valid(tensor, _fill.sparse, (sparsity, std), taken, "sparse_", {"sparsity": sparsity, "std": std})
     return tensor
 
+
+# ---------------------------------------------------------------------------
+# One rank's block of a tensor-parallel weight, without DTensor
+
+def init_shard_(tensor, init, *args, global_shape, dim, rank, world_size, **kwargs):
+    """Initialize ``tensor``, rank ``rank``'s block of a tensor of ``global_shape`` split along
+    ``dim`` over ``world_size`` ranks, as its slice of ``init`` applied to the whole tensor.
+
+    ``init`` is one of torch.nn.init's functions, fastinit.torch's, or its name
+    (``"xavier_normal_"``); ``args`` and ``kwargs`` are its arguments. The fans, and so
+    the bound or std, come from ``global_shape``; the seed is drawn as for the whole tensor
+    (``torch.manual_seed(s)`` on every rank: the same seed everywhere). For
+    Megatron-style code that keeps plain local tensors::
+
+        # LoRA A of a row-parallel layer: (rank 32, in_features 4096) split on dim 1 over TP ranks
+        fastinit.torch.init_shard_(lora_a.weight, "xavier_normal_", global_shape=(32, 4096),
+                                   dim=1, rank=tp_rank, world_size=tp_size)
+    """
+    fn = _init_function(init)
+    if not isinstance(tensor, torch.Tensor) or _memory.is_dtensor(tensor):
+        raise TypeError("init_shard_ fills a plain torch.Tensor block" + (
+            "; a DTensor knows its placement: call the init function on it directly"
+            if isinstance(tensor, torch.Tensor) else f", got {type(tensor).__name__}"))
+    index = _buffers.shard_index(global_shape, dim, rank, world_size)
+    shape = tuple(s.stop - s.start for s in index)
+    if tuple(tensor.shape) != shape:
+        raise ValueError(f"tensor has shape {tuple(tensor.shape)}, but rank {rank}'s block of "
+                         f"{tuple(global_shape)} split along dim {dim} over {world_size} ranks is {shape}")
+    indices = [np.arange(s.start, s.stop) for s in index]
+    with _placing(tensor, global_shape, indices):
+        fn(tensor, *args, **kwargs)
+    return tensor
+
+
+def _init_function(init):
+    """fastinit.torch's function for ``init`` (a name, or torch's or fastinit's function)."""
+    name = init if isinstance(init, str) else getattr(init, "__name__", None)
+    ours = globals().get(name) if name in INIT_NAMES else None
+    if ours is None or not (isinstance(init, str) or init is ours or init is TORCH_FUNCTIONS[name]):
+        raise ValueError(f"init must be one of torch.nn.init's functions or their names "
+                         f"({', '.join(INIT_NAMES)}), got {init!r}")
+    return ours

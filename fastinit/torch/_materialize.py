@@ -17,7 +17,7 @@ from torch import nn
 
 from .. import _checks
 from .._generator import name_stream
-from . import _functions
+from . import _functions, _memory
 from ._patch import patch
 
 
@@ -133,6 +133,38 @@ def _is_hf_model(module):
     return callable(getattr(module, "init_weights", None)) and callable(getattr(module, "_init_weights", None))
 
 
+def _check_same_seed(seed, device_type):
+    """One collective over the default process group: every rank learns every rank's seed,
+    and all raise the same RuntimeError if they differ."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    device = torch.device(device_type)
+    if device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    mine = torch.tensor([seed >> 32, seed & 0xFFFFFFFF], dtype=torch.int64, device=device)
+    seeds = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(seeds, mine)
+    seeds = [int(s[0]) << 32 | int(s[1]) for s in seeds]
+    differ = [r for r, s in enumerate(seeds) if s != seeds[0]]
+    if differ:
+        raise RuntimeError(
+            f"materialize_: the ranks hold different seeds ({len(differ)} of {len(seeds)} differ from rank 0's "
+            f"{seeds[0]}; rank {differ[0]} holds {seeds[differ[0]]}), so their shards would not form one model. "
+            "Call torch.manual_seed(s) with the same s on every rank before materialize_, or pass the same seed=")
+
+
+def _tell_fsdp(module):
+    """FSDP2 keeps its own reference to each sharded parameter: after replacing them, point
+    it at the new ones, as FSDP2's own ``to_empty`` does (``reset_sharded_param``)."""
+    for m in module.modules():
+        state = m._get_fsdp_state() if callable(getattr(m, "_get_fsdp_state", None)) else None
+        with torch.no_grad():
+            for group in getattr(state, "_fsdp_param_groups", None) or ():
+                for fsdp_param in group.fsdp_params:
+                    fsdp_param.reset_sharded_param()
+
+
 def materialize_(module, *, seed=None, recipe=None, state_dict=None):
     """Allocate on the CPU the meta-device tensors of ``module`` and initialize each once.
 
@@ -140,7 +172,12 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
     ----------
     module : torch.nn.Module
         Built under ``torch.device('meta')`` (wholly or in part: tensors that
-        are already real are kept as they are).
+        are already real are kept as they are). Meta DTensors (after
+        ``fully_shard`` or ``parallelize_module``) get only their local shard,
+        on their mesh's device, and each shard its slice of the single-process
+        values; all ranks first check, in one collective over the default
+        process group, that they hold the same seed (a RuntimeError on every
+        rank if not).
     seed : int, optional
         The materialization's seed; by default one drawn from torch's default
         generator (``seed_from()``), so ``torch.manual_seed`` keeps its meaning.
@@ -191,8 +228,12 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
         raise ValueError("state_dict shapes do not match the module: " + "; ".join(bad))
     report = Materialized(seed if seed is not None else _functions.seed_from())
     report.unexpected = sorted(k for k in state_dict if k not in aliases)
+    meshes = [t.device_mesh for _, _, _, t, _ in owned if _memory.is_dtensor(t)]
+    if meshes:
+        _check_same_seed(report.seed, meshes[0].device_type)
 
     # Allocate: a CPU tensor for each meta tensor (shared ones once); real ones stay.
+    # (A meta DTensor gets its local shard, on its mesh's device.)
     replaced = {}
     for mod_name, mod in module.named_modules(remove_duplicate=False):
         for table, is_param in ((mod._parameters, True), (mod._buffers, False)):
@@ -200,14 +241,18 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
                 if t is None:
                     continue
                 if id(t) not in replaced:
-                    if t.device.type == "meta":
+                    if t.device.type == "meta" and _memory.is_dtensor(t):      # its local shard only
+                        new = torch.empty_like(t, device=t.device_mesh.device_type)
+                    elif t.device.type == "meta":
                         new = torch.empty(t.shape, dtype=t.dtype, device="cpu")
-                        if is_param:
-                            new = nn.Parameter(new, requires_grad=t.requires_grad)
                     else:
                         new = t
+                    if is_param and new is not t:
+                        new = nn.Parameter(new, requires_grad=t.requires_grad)
                     replaced[id(t)] = new
                 table[attr] = replaced[id(t)]
+    if meshes:
+        _tell_fsdp(module)
     names, keep, allocated, loaded = {}, set(), [], []
     for name, mod, attr, old, is_param in owned:
         t = replaced[id(old)]

@@ -58,11 +58,12 @@ _THEIR_PADDING = torch.nn.Embedding._fill_padding_idx_with_zero
 
 
 def _fill_padding_idx_with_zero(self):
-    """nn.Embedding's padding row, zeroed through fastinit.torch.zeros_ on the row, so that the
-    weight's init record keeps the zeroing as a step (and rewinds exactly)."""
+    """nn.Embedding's padding row, zeroed through fastinit, so that the weight's init record
+    keeps the zeroing as a step (and rewinds exactly); on a DTensor weight, by the rank
+    that holds the row (torch's ``weight[padding_idx].fill_(0)`` zeroes a copy there)."""
     if self.padding_idx is not None:
         with torch.no_grad():
-            _functions.zeros_(self.weight[self.padding_idx])
+            _functions.zero_row(self.weight, self.padding_idx)
 
 
 def _apply():
