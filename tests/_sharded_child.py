@@ -142,7 +142,14 @@ def flows(rank, world, results, mine):
                 M.reset_all(model) if flow == "reset" else model.init_weights()
         results[f"fsdp_{flow}"] = gathered(model)
         results[f"fsdp_{flow}_placements"] = placements(model)
+        mine[f"fsdp_{flow}_records"] = (sorted(ft.init_records(model)), sorted(n for n, _ in model.named_parameters()))
         train_step(model)
+
+    # materialize_ with a checkpoint for part of the model: each shard takes its slice.
+    model = fsdp(meta_net(), mesh)
+    torch.manual_seed(M.SEED)
+    ft.materialize_(model, state_dict=M.checkpoint())
+    results["fsdp_materialize_loaded"] = gathered(model)
 
     # 4. Tensor parallelism on the 1-D mesh.
     for flow in ("reset", "materialize"):

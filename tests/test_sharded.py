@@ -83,11 +83,11 @@ def eager_titan():
     return state(model)
 
 
-def single_materialize():
+def single_materialize(state_dict=None):
     with torch.device("meta"):
         model = M.Net()
     torch.manual_seed(M.SEED)
-    ft.materialize_(model)
+    ft.materialize_(model, state_dict=state_dict)
     return state(model)
 
 
@@ -97,7 +97,8 @@ def state(model):
 
 @pytest.fixture(scope="module")
 def references():
-    return {"reset": eager_reset(), "titan": eager_titan(), "materialize": single_materialize()}
+    return {"reset": eager_reset(), "titan": eager_titan(), "materialize": single_materialize(),
+            "materialize_loaded": single_materialize(M.checkpoint())}
 
 
 # ------------------------------------------------------------------ direct calls on DTensors
@@ -167,6 +168,36 @@ def test_fsdp2_flows_equal_the_single_process_build(runs, world, flow, reference
     assert all(p == "(Shard(dim=0),)" for p in runs[world][0][f"fsdp_{flow}_placements"].values())
     if flow != "titan":                                                   # nn.Embedding's own reset
         assert not got["embed.weight"][3].any() and got["embed.weight"][2].all()   # zeroes the padding row
+
+
+@pytest.mark.parametrize("world", WORLDS)
+def test_fsdp2_materialize_takes_each_shards_slice_of_a_checkpoint(runs, world, references):
+    got = runs[world][0]["fsdp_materialize_loaded"]
+    assert_same_state(got, references["materialize_loaded"], f"FSDP2 materialize_ with a state_dict, {world} ranks")
+    assert torch.equal(got["head.weight"], M.checkpoint()["head.weight"].float())
+
+
+def test_uneven_fsdp2_over_tensor_parallel_rows_are_refused_from_shapes_alone():
+    """FSDP2 over TP stores chunk_dp(chunk_tp(rows)) under the label (_StridedShard(0, tp),
+    Shard(0)); where uneven sizes make the label read otherwise, the check raises from the
+    shapes alone (so on every rank alike), and passes where the two readings agree."""
+    from torch.distributed.tensor import Shard
+    from torch.distributed.tensor.placement_types import _StridedShard
+    label = (_StridedShard(0, split_factor=2), Shard(0))
+    with pytest.raises(ValueError, match="_StridedShard does not say"):
+        _memory._check_strided((7, 4), label, (3, 2))                    # dp 3 x tp 2
+    with pytest.raises(ValueError, match="_StridedShard does not say"):
+        _memory._check_strided((27, 4), (_StridedShard(0, split_factor=4), Shard(0)), (3, 4))
+    for rows in range(1, 40):
+        _memory._check_strided((rows, 4), label, (2, 2))                # 2 x 2: always consistent
+        _memory._check_strided((rows, 4), (_StridedShard(0, split_factor=2),), (2,))   # alone: no TP split
+
+
+@pytest.mark.parametrize("world", WORLDS)
+def test_init_records_of_a_sharded_model_check_each_shard(runs, world):
+    for rank in runs[world][1]:
+        recorded, names = rank["fsdp_reset_records"]
+        assert recorded == names                 # every parameter, verified on this rank's shard
 
 
 def test_fsdp2_reset_covers_every_kind_of_tensor(references):
@@ -318,6 +349,16 @@ def test_the_staged_path_writes_the_cpu_bits(dtype, stage):
                                 _memory.view(want)[1])
         target.run(_fill.Fill(draw, src), stage_bytes=stage)
         assert same_bits(part, want[torch.from_numpy(rows)]), (name, stage)
+
+
+def test_the_staged_path_writes_parameters_that_require_grad():
+    """The staged copy runs outside autograd, as torch's own init functions do."""
+    p = torch.nn.Parameter(torch.empty(5, 4))
+    want = torch.empty(5, 4)
+    fill = _fill.Fill(_fill.uniform(), _fill.Source.fixed(3, 1))
+    _fill.run(fill, *_memory.view(want))
+    _memory.Target(p, p.shape, None, _memory.view(want)[1]).run(fill, stage_bytes=8)
+    assert same_bits(p.detach(), want) and p.requires_grad and p.grad_fn is None
 
 
 def test_an_empty_part_still_takes_its_stream():

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .. import _buffers, _fill, _prune
-from . import _functions
+from . import _functions, _memory
 from ._functions import TORCH_DTYPES
 
 
@@ -36,6 +36,8 @@ def _matches(name, p, rec):
     if shape != tuple(p.shape):
         return False
     dtype = TORCH_DTYPES[dtype_name]
+    if _memory.is_dtensor(p):
+        return _shard_matches(p, fill, dtype)
     with torch.no_grad():
         flat = p.detach().reshape(-1)
         kind = fill.draw.kind
@@ -56,6 +58,20 @@ def _matches(name, p, rec):
             return True                # too big to regenerate just to check; trusted
         again = _functions.regenerate(torch.empty(p.shape, dtype=dtype), rec, name)
         return torch.equal(again.to(p.dtype), p.detach())
+
+
+def _shard_matches(p, fill, dtype):
+    """A DTensor's check, on this rank's shard (no collective): a kernel fill without steps is
+    regenerated there and compared; other records are trusted."""
+    if fill.draw.kind not in _fill.KERNEL_KINDS or fill.steps:
+        return True
+    target = _memory.target(p)
+    if target is None:
+        return True
+    local = target.local.detach()
+    scratch = torch.empty(local.shape, dtype=dtype)
+    _memory.Target(scratch, target.shape, target.parts, _functions.view(scratch)[1]).run(fill)
+    return torch.equal(scratch.to(local.dtype), local.cpu())
 
 
 def init_records(model, *, verify=True):
@@ -121,7 +137,8 @@ def _default_targets(model):
 def _numpy(name, p):
     target = _functions.view(p)
     if target is None:
-        raise TypeError(f"parameter {name!r} is a {p.dtype} tensor on {p.device}; fastinit prunes CPU tensors "
+        what = "a DTensor" if _memory.is_dtensor(p) else f"a {p.dtype} tensor on {p.device}"
+        raise TypeError(f"parameter {name!r} is {what}; fastinit prunes and rewinds plain CPU tensors "
                         "of float32, float64, float16 or bfloat16")
     arr, code = target
     if not arr.flags.c_contiguous:

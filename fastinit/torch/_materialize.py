@@ -154,6 +154,16 @@ def _check_same_seed(seed, device_type):
             "Call torch.manual_seed(s) with the same s on every rank before materialize_, or pass the same seed=")
 
 
+def _load(t, value):
+    """Copy a checkpoint tensor into ``t``; a DTensor takes its shard's slice of it."""
+    target = _memory.target(t) if _memory.is_dtensor(t) else None
+    if target is None:
+        t.copy_(value)
+        return
+    for local, index in target.blocks():
+        target.local[local].copy_(value[index])
+
+
 def _tell_fsdp(module):
     """FSDP2 keeps its own reference to each sharded parameter: after replacing them, point
     it at the new ones, as FSDP2's own ``to_empty`` does (``reset_sharded_param``)."""
@@ -166,7 +176,7 @@ def _tell_fsdp(module):
 
 
 def materialize_(module, *, seed=None, recipe=None, state_dict=None):
-    """Allocate on the CPU the meta-device tensors of ``module`` and initialize each once.
+    """Allocate the meta-device tensors of ``module`` (on the CPU) and initialize each once.
 
     Parameters
     ----------
@@ -177,7 +187,8 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
         on their mesh's device, and each shard its slice of the single-process
         values; all ranks first check, in one collective over the default
         process group, that they hold the same seed (a RuntimeError on every
-        rank if not).
+        rank if not): every rank of that group calls materialize_ together.
+        Plain meta tensors of such a model go to the mesh's device too.
     seed : int, optional
         The materialization's seed; by default one drawn from torch's default
         generator (``seed_from()``), so ``torch.manual_seed`` keeps its meaning.
@@ -243,8 +254,8 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
                 if id(t) not in replaced:
                     if t.device.type == "meta" and _memory.is_dtensor(t):      # its local shard only
                         new = torch.empty_like(t, device=t.device_mesh.device_type)
-                    elif t.device.type == "meta":
-                        new = torch.empty(t.shape, dtype=t.dtype, device="cpu")
+                    elif t.device.type == "meta":       # beside the shards on a distributed model
+                        new = torch.empty(t.shape, dtype=t.dtype, device=meshes[0].device_type if meshes else "cpu")
                     else:
                         new = t
                     if is_param and new is not t:
@@ -305,7 +316,7 @@ def materialize_(module, *, seed=None, recipe=None, state_dict=None):
             for t, value in saved.values():
                 t.copy_(value)
             for name, t in loaded:
-                t.copy_(wanted[name])
+                _load(t, wanted[name])
 
     for name, mod, t in allocated:
         if name in wanted:

@@ -13,6 +13,7 @@ stream is counter-based: a value depends only on its global index). Memory on
 another device (CUDA, ...) is generated on the CPU, a bounded staging buffer at
 a time, and copied over while the next buffer is generated.
 """
+import functools
 import itertools
 import math
 import sys
@@ -97,13 +98,27 @@ def dtensor_indices(tensor):
     dim that tensor parallelism already split in f) cuts them in f pieces first
     and keeps that chunk of each; ``Replicate()`` keeps all. A ``Partial``
     DTensor holds addends rather than values and is refused."""
-    _, strided = _placement_types()
     mesh, placements = tensor.device_mesh, tensor.placements
     ndim = tensor.dim()
     coordinate = mesh.get_coordinate()
     if coordinate is None:                        # this rank is not in the mesh: it holds nothing
         return [np.arange(0)] * ndim
-    indices = [np.arange(n) for n in tensor.shape]
+    shape, sizes = tuple(tensor.shape), tuple(mesh.shape)
+    _check_strided(shape, tuple(placements), sizes)
+    indices = _indices(shape, tuple(placements), sizes, tuple(coordinate))
+    local = tuple(tensor._local_tensor.shape)
+    if tuple(len(i) for i in indices) != local:
+        raise ValueError(f"the DTensor's local shard has shape {local}, but its placements "
+                         f"{tuple(placements)} on a mesh of shape {sizes} give "
+                         f"{tuple(len(i) for i in indices)}")
+    return indices
+
+
+def _indices(shape, placements, sizes, coordinate):
+    """dtensor_indices for one mesh coordinate (pure: shapes and placements only)."""
+    _, strided = _placement_types()
+    ndim = len(shape)
+    indices = [np.arange(n) for n in shape]
     for mesh_dim, p in enumerate(placements):
         if p.is_replicate():
             continue
@@ -116,17 +131,46 @@ def dtensor_indices(tensor):
             raise ValueError(f"cannot initialize a DTensor with placement {p!r}: fastinit knows "
                              "Shard, _StridedShard and Replicate")
         axis = p.dim % ndim
-        parts, mine = mesh.size(mesh_dim), coordinate[mesh_dim]
+        parts, mine = sizes[mesh_dim], coordinate[mesh_dim]
         split = int(p.split_factor) if is_strided else 1
         left = indices[axis]
         pieces = [left[slice(*_buffers.chunk(len(left), split, j))] for j in range(split)]
         indices[axis] = np.concatenate([piece[slice(*_buffers.chunk(len(piece), parts, mine))] for piece in pieces])
-    local = tuple(tensor._local_tensor.shape)
-    if tuple(len(i) for i in indices) != local:
-        raise ValueError(f"the DTensor's local shard has shape {local}, but its placements "
-                         f"{tuple(placements)} on a mesh of shape {tuple(mesh.shape)} give "
-                         f"{tuple(len(i) for i in indices)}")
     return indices
+
+
+@functools.lru_cache(maxsize=256)
+def _check_strided(shape, placements, sizes):
+    """FSDP2 over a TP-sharded dim stores chunk_dp(chunk_tp(rows)) and labels it
+    (_StridedShard(d, split_factor=tp), Shard(d)). The two readings agree when the sizes
+    divide evenly; where they do not, the label does not say which rows a rank holds. That
+    depends only on shapes, so every rank raises the same ValueError (none is left waiting
+    in a collective)."""
+    _, strided = _placement_types()
+    ndim = len(shape)
+    right_to_left = False                         # the FSDP2 x TP pattern: split_factor = the later splits
+    for i, p in enumerate(placements):
+        if strided is not None and isinstance(p, strided):
+            later = [sizes[j] for j in range(i + 1, len(placements))
+                     if placements[j].is_shard() and placements[j].dim % ndim == p.dim % ndim]
+            right_to_left |= bool(later) and math.prod(later) == int(p.split_factor)
+    if not right_to_left:
+        return
+    for coordinate in itertools.product(*(range(n) for n in sizes)):
+        stored = [np.arange(n) for n in shape]    # right to left, every shard a plain chunk
+        for mesh_dim in reversed(range(len(placements))):
+            p = placements[mesh_dim]
+            if p.is_replicate() or p.is_partial():
+                continue
+            axis = p.dim % ndim
+            left = stored[axis]
+            stored[axis] = left[slice(*_buffers.chunk(len(left), sizes[mesh_dim], coordinate[mesh_dim]))]
+        labelled = _indices(shape, placements, sizes, coordinate)
+        if any(not np.array_equal(a, b) for a, b in zip(stored, labelled)):
+            raise ValueError(f"cannot place a DTensor of shape {shape} with placements {placements} on a "
+                             f"mesh of shape {sizes}: with these uneven sizes _StridedShard does not say "
+                             "which elements a rank holds (FSDP2 over tensor parallelism wants every "
+                             "sharded dim divisible by the product of the mesh sizes that split it)")
 
 
 def _runs(indices):
@@ -236,7 +280,7 @@ def _staged(fill, target, stage_bytes):
     """Generate on the CPU and copy to the target's device, through two staging buffers
     of ``stage_bytes`` (pinned for CUDA): while one buffer's copy runs, the next piece is
     generated into the other. The values are the CPU's, bit for bit."""
-    local = target.local
+    local = target.local.detach()                 # written in place, outside autograd (as torch's fills)
     limit = max(1, stage_bytes // local.element_size())
     cuda = local.device.type == "cuda"
     size = min(limit, max(1, local.numel()))
@@ -254,9 +298,9 @@ def _staged(fill, target, stage_bytes):
                 buf = buffers[k][:math.prod(shape)].view(shape)
                 yield view(buf)[0], _shift(gl, piece)
                 local[_shift(lo, piece)].copy_(buf, non_blocking=cuda)
-                if cuda:
+                if cuda:                              # on the stream of the tensor's device, which ran the copy
                     events[k] = torch.cuda.Event()
-                    events[k].record()
+                    events[k].record(torch.cuda.current_stream(local.device))
                 k ^= 1
 
     try:
