@@ -3,7 +3,8 @@
 The model is Hugging Face's LlamaForCausalLM with TinyLlama's shape (1.1B
 parameters, float32; needs ``pip install transformers``), built on ``meta``;
 ``fully_shard`` wraps each decoder layer and the root over a gloo group of
-``--ranks`` processes on 127.0.0.1 (one thread each). Then, timed per rank:
+``--ranks`` processes on 127.0.0.1 (torch on one thread each; fastinit's kernels
+on their default thread count). Then, timed per rank:
 
   torch        to_empty(device="cpu"), then reset_parameters() on every module
                with torch's functions (every rank fills its shard from the same
@@ -109,9 +110,11 @@ def main(argv=None):
             for rank, seconds, rss, params, local in run_one(way, args.ranks):
                 results.setdefault(way, {}).setdefault(rank, []).append((seconds, rss))
     import platform
+
+    import fastinit
     print(f"LlamaForCausalLM (TinyLlama shape, {params / 1e9:.2f}B parameters, float32), FSDP2 over "
-          f"{args.ranks} gloo ranks, 1 thread each; {platform.processor() or platform.machine()}; "
-          f"median of {args.repeats}")
+          f"{args.ranks} gloo ranks, torch 1 thread and fastinit {fastinit.get_num_threads()} per rank; "
+          f"{platform.processor() or platform.machine()}, SIMD {fastinit.simd_level()}; median of {args.repeats}")
     print(f"{'way':<12} {'rank':>4} {'seconds':>8} {'vs torch':>9} {'peak RSS MiB':>13}")
     table = {}
     for way in WAYS:
