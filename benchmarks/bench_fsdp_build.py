@@ -3,8 +3,8 @@
 The model is Hugging Face's LlamaForCausalLM with TinyLlama's shape (1.1B
 parameters, float32; needs ``pip install transformers``), built on ``meta``;
 ``fully_shard`` wraps each decoder layer and the root over a gloo group of
-``--ranks`` processes on 127.0.0.1 (torch on one thread each; fastinit's kernels
-on their default thread count). Then, timed per rank:
+``--ranks`` processes on 127.0.0.1, each with ``--threads`` threads (default 1)
+for torch and for fastinit. Then, timed per rank:
 
   torch        to_empty(device="cpu"), then reset_parameters() on every module
                with torch's functions (every rank fills its shard from the same
@@ -17,7 +17,7 @@ on their default thread count). Then, timed per rank:
 Each way runs --repeats times, each time in fresh processes; reported per rank:
 seconds (median) and peak RSS (VmHWM, median), and the speedup over torch.
 
-    python benchmarks/bench_fsdp_build.py [--ranks 2] [--repeats 3] [--json out.json]
+    python benchmarks/bench_fsdp_build.py [--ranks 2] [--threads 1] [--repeats 3] [--json out.json]
 """
 import argparse
 import datetime
@@ -39,16 +39,18 @@ def _peak_rss_mib():
     return float("nan")
 
 
-def _rank(rank, ranks, port, way, queue):
+def _rank(rank, ranks, port, way, threads, queue):
     import torch
     import torch.distributed as dist
     import transformers
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
+    import fastinit
     import fastinit.torch as ft
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
+    fastinit.set_num_threads(threads)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=ranks,
                             timeout=datetime.timedelta(seconds=600))
     cfg = transformers.LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632,
@@ -79,14 +81,14 @@ def _rank(rank, ranks, port, way, queue):
     dist.destroy_process_group()
 
 
-def run_one(way, ranks):
+def run_one(way, ranks, threads):
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    procs = [ctx.Process(target=_rank, args=(r, ranks, port, way, queue)) for r in range(ranks)]
+    procs = [ctx.Process(target=_rank, args=(r, ranks, port, way, threads, queue)) for r in range(ranks)]
     for p in procs:
         p.start()
     rows = sorted(queue.get(timeout=900) for _ in procs)
@@ -101,19 +103,20 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch's and fastinit's threads per rank (default 1)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     results = {}
     for _ in range(args.repeats):          # interleaved: each repeat runs every way once
         for way in WAYS:
-            for rank, seconds, rss, params, local in run_one(way, args.ranks):
+            for rank, seconds, rss, params, local in run_one(way, args.ranks, args.threads):
                 results.setdefault(way, {}).setdefault(rank, []).append((seconds, rss))
     import platform
 
     import fastinit
     print(f"LlamaForCausalLM (TinyLlama shape, {params / 1e9:.2f}B parameters, float32), FSDP2 over "
-          f"{args.ranks} gloo ranks, torch 1 thread and fastinit {fastinit.get_num_threads()} per rank; "
+          f"{args.ranks} gloo ranks, {args.threads} thread(s) per rank for torch and fastinit; "
           f"{platform.processor() or platform.machine()}, SIMD {fastinit.simd_level()}; median of {args.repeats}")
     print(f"{'way':<12} {'rank':>4} {'seconds':>8} {'vs torch':>9} {'peak RSS MiB':>13}")
     table = {}

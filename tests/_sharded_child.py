@@ -64,6 +64,12 @@ def sharded_zeros(shape, dtype, mesh, where):
                               stride=whole.stride())
 
 
+def collectives():
+    """Collectives run so far, over every process group of this rank (their sequence numbers)."""
+    from torch.distributed import distributed_c10d as c10d
+    return sum(pg._get_sequence_number_for_group() for pg in list(c10d._world.pg_map))
+
+
 def meta_net():
     with torch.device("meta"):
         return M.Net()
@@ -105,8 +111,13 @@ def flows(rank, world, results, mine):
         ft.kaiming_uniform_(dt, generator=g)
         ft.normal_(dt, std=2.0, generator=g)                     # the generator's second draw
         calls[("generator", name)] = dt.full_tensor()
+    results["records"] = {"kaiming": ft.init_record(dt)}
+    for key in ("S0", "S1", "R"):                               # views of DTensors, under patch()
+        dt = sharded_zeros((33, 10), torch.float32, meshes[key], sets[key])
+        with ft.patch():
+            M.views(ft, dt)
+        calls[("views", key)] = dt.full_tensor()
     results["calls"] = calls
-    results["records"] = {k: ft.init_record(v) for k, v in (("kaiming", dt),)}
 
     # A Partial DTensor is refused before torch's generator is touched.
     partial = DTensor.from_local(torch.ones(4, 3), mesh, [Partial()])
@@ -133,7 +144,9 @@ def flows(rank, world, results, mine):
         model = fsdp(meta_net(), mesh)
         torch.manual_seed(M.SEED)
         if flow == "materialize":
+            before = collectives()
             report = ft.materialize_(model)
+            mine["materialize_collectives"] = collectives() - before
             mine[f"fsdp_{flow}_untouched"] = report.untouched
         else:
             model.to_empty(device="cpu")

@@ -107,7 +107,8 @@ def tp_plan(layers=2, head=True):
 def tiny_llama_config():
     import transformers
     return transformers.LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=88, num_hidden_layers=2,
-                                    num_attention_heads=4, num_key_value_heads=2, initializer_range=0.02)
+                                    num_attention_heads=4, num_key_value_heads=2, initializer_range=0.02,
+                                    pad_token_id=1)   # _init_weights zeroes weight[1] through a DTensor view
 
 
 # Direct calls on DTensors: (name, args, kwargs, global shape).
@@ -131,6 +132,17 @@ CALLS = [
 
 
 BFLOAT16 = ("uniform_", "kaiming_uniform_", "orthogonal_", "trunc_normal_", "eye_")   # also run in bfloat16
+
+
+def views(fn_table, t):
+    """Init calls on views (under patch(), which notes DTensor views): rows, a row, columns."""
+    torch.manual_seed(SEED)
+    fn_table.normal_(t[2:7], 1.0, 0.5)
+    fn_table.kaiming_uniform_(t[20:], a=5 ** 0.5)
+    fn_table.zeros_(t[3])
+    fn_table.constant_(t[:, 1:3], 0.25)
+    fn_table.uniform_(t[-1])
+    return t
 
 
 def call(fn_table, case, tensor, generator=None):

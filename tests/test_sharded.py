@@ -106,11 +106,11 @@ def references():
 @pytest.mark.parametrize("world", WORLDS)
 def test_every_init_function_on_every_placement_equals_the_single_process_fill(runs, world):
     calls = runs[world][0]["calls"]
-    keys = {k[0] for k in calls if k[0] != "generator"}
+    keys = {k[0] for k in calls if k[0] not in ("generator", "views")}
     assert {"S0", "S1", "R", "S-1"} <= keys and ("SS0" in keys) == (world > 1)
     assert ({"S0,S1", "SS0,S0", "R,S1", "S1,S1"} <= keys) == (world == 4)
     checked = 0
-    for (key, i, dtype), got in ((k, v) for k, v in calls.items() if k[0] != "generator"):
+    for (key, i, dtype), got in ((k, v) for k, v in calls.items() if k[0] not in ("generator", "views")):
         case = M.CALLS[i]
         want = torch.zeros(case[3], dtype=getattr(torch, dtype.split(".")[1]))
         torch.manual_seed(M.SEED + i)
@@ -123,6 +123,16 @@ def test_every_init_function_on_every_placement_equals_the_single_process_fill(r
         ft.kaiming_uniform_(want, generator=g)
         ft.normal_(want, std=2.0, generator=g)
         assert same_bits(calls[("generator", name)], want), name
+
+
+@pytest.mark.parametrize("world", WORLDS)
+def test_init_calls_on_views_of_dtensors_write_the_shards(runs, world):
+    """Indexing a sharded DTensor gives a gathered copy; under patch() the calls on such views
+    write the base's shards, as on one process (Hugging Face's zeros_(weight[padding_idx]))."""
+    want = M.views(ft, torch.zeros(33, 10))
+    assert not want[3, 3:].any() and bool((want[:-1, 1:3] == 0.25).all()) and want[2:7, 3:].std() > 0.3
+    for key in ("S0", "S1", "R"):
+        assert same_bits(runs[world][0]["calls"][("views", key)], want), key
 
 
 def test_random_shards_are_not_copies(runs):
@@ -253,6 +263,7 @@ def test_a_hugging_face_llama_under_fsdp2_equals_the_single_process_build(runs, 
     got = runs[world][0][f"hf_fsdp_{flow}"]
     assert_same_state(got, llama_references[flow], f"Llama under FSDP2, {flow}, {world} ranks")
     assert any("inv_freq" in name for name in got)                        # buffers too
+    assert not got["model.embed_tokens.weight"][1].any()                  # the padding row, zeroed
 
 
 # ------------------------------------------------------------------ seeds across ranks
@@ -268,6 +279,12 @@ def test_materialize_checks_that_every_rank_holds_the_same_seed(runs, world):
     (message,) = messages
     assert message.startswith("materialize_: the ranks hold different seeds") and "torch.manual_seed" in message
     assert all(r["mismatch_still_meta"] for r in ranks)                   # raised before allocating
+
+
+@pytest.mark.parametrize("world", WORLDS)
+def test_materialize_runs_one_collective(runs, world):
+    """The seed check is the only collective: one per materialization, not one per tensor."""
+    assert [r["materialize_collectives"] for r in runs[world][1]] == [1] * world
 
 
 @pytest.mark.parametrize("world", (2, 4))

@@ -180,7 +180,88 @@ def _placing(tensor, global_shape, indices):
 
 def _target(tensor):
     """The memory an init call on ``tensor`` writes (see _memory.target), or None."""
+    view = _dtensor_view(tensor)
+    if view is not None:
+        return _view_target(*view)
     return _memory.target(tensor, _placed(tensor))
+
+
+# Views of DTensors taken under patch() (``weight[padding_idx]``): indexing a sharded DTensor
+# gives a gathered copy, so an init call on it would write the copy. patch() notes each
+# such view here, and the call writes the base's shards instead.
+_VIEWS = {}                   # id(view) -> (weakref to the view, base DTensor, region)
+
+
+def note_view(view, base, key):
+    """Remember that ``view`` is ``base[key]`` (ints and step-1 slices over leading dims)."""
+    region = _region(tuple(base.shape), key)
+    if region is None or not _memory.is_dtensor(view):
+        return
+    k = id(view)
+    ref = weakref.ref(view, lambda r, k=k: _VIEWS.pop(k, None) if _VIEWS.get(k, (None,))[0] is r else None)
+    _VIEWS[k] = (ref, base, region)
+
+
+def _region(shape, key):
+    """[(start, stop, dropped)] for each axis of a tensor of ``shape`` indexed by ``key``, or
+    None for keys other than ints and step-1 slices."""
+    key = key if isinstance(key, tuple) else (key,)
+    if len(key) > len(shape):
+        return None
+    out = []
+    for k, n in zip(key, shape):
+        if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+            i = int(k) + n if k < 0 else int(k)
+            if not 0 <= i < n:
+                return None
+            out.append((i, i + 1, True))
+        elif isinstance(k, slice):
+            a, b, step = k.indices(n)
+            if step != 1:
+                return None
+            out.append((a, max(a, b), False))
+        else:
+            return None
+    return out + [(0, n, False) for n in shape[len(key):]]
+
+
+def _dtensor_view(tensor):
+    entry = _VIEWS.get(id(tensor))
+    return entry[1:] if entry is not None and entry[0]() is tensor else None
+
+
+def _view_target(base, region):
+    """The Target of ``base[region]``: the parts of base's shards inside the region, placed in
+    the view (its own shape; dropped axes indexed by int)."""
+    whole = _memory.target(base)
+    if whole is None:
+        return None
+    shape = tuple(b - a for a, b, dropped in region if not dropped)
+    parts = []
+    for local, index in whole.blocks():
+        lo, gl = [], []
+        for (a, b, dropped), l, g in zip(region, local, index):
+            start, stop = max(a, g.start), min(b, g.stop)
+            if start >= stop:
+                break
+            if dropped:
+                lo.append(l.start + start - g.start)
+            else:
+                lo.append(slice(l.start + start - g.start, l.start + stop - g.start))
+                gl.append(slice(start - a, stop - a))
+        else:
+            parts.append((tuple(lo), tuple(gl)))
+    return _memory.Target(whole.local, shape, parts, whole.code)
+
+
+def _view_step(view, val):
+    """A constant over a noted DTensor view joins the base's record as a step."""
+    base, region = _dtensor_view(view)
+    shape = tuple(base.shape)
+    strides = [math.prod(shape[a + 1:]) for a in range(len(shape))]
+    start = sum(a * st for (a, _, _), st in zip(region, strides))
+    kept = [(b - a, st) for (a, b, dropped), st in zip(region, strides) if not dropped]
+    _append_step(base, (val, start, tuple(n for n, _ in kept), tuple(st for _, st in kept)))
 
 
 def logical_shape(tensor):
@@ -473,7 +554,8 @@ def _deterministic(tensor, make, params, scheme, args, write):
             if make in (_fill.eye, _fill.dirac):
                 _pattern(target, make.__name__, *params)
             else:
-                write(target.local)
+                for local, _ in target.blocks():
+                    write(target.local[local])
     if target is not None and _numel(tensor) > 0:
         params = [_plain_value(v) for v in params]
         if make is _fill.constant and target.code != _buffers.FLOAT_CODES["float64"]:
@@ -485,6 +567,8 @@ def _deterministic(tensor, make, params, scheme, args, write):
         _record(tensor, Fill(draw), None, scheme, args)
         if draw.kind == "constant" and target.whole:
             _add_step(tensor, draw.params["val"])
+        elif draw.kind == "constant" and _dtensor_view(tensor) is not None:
+            _view_step(tensor, draw.params["val"])
     return out
 
 

@@ -273,7 +273,17 @@ def pieces(shape, limit):
 
 
 def _shift(outer, inner):
-    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
+    """``inner`` (slices relative to a block) inside ``outer`` (the block's slices; an int
+    entry is an axis the block drops, kept as it is)."""
+    inner = iter(inner)
+    out = []
+    for o in outer:
+        if isinstance(o, slice):
+            i = next(inner)
+            out.append(slice(o.start + i.start, o.start + i.stop))
+        else:
+            out.append(o)
+    return tuple(out)
 
 
 def _staged(fill, target, stage_bytes):
@@ -291,7 +301,7 @@ def _staged(fill, target, stage_bytes):
     def generate():
         k = 0
         for lo, gl in target.blocks():
-            for piece in pieces(tuple(s.stop - s.start for s in lo), limit):
+            for piece in pieces(tuple(s.stop - s.start for s in gl), limit):
                 if events[k] is not None:
                     events[k].synchronize()           # that buffer's last copy is done
                 shape = tuple(s.stop - s.start for s in piece)

@@ -66,11 +66,24 @@ def _fill_padding_idx_with_zero(self):
             _functions.zero_row(self.weight, self.padding_idx)
 
 
+def _dtensor_getitem(self, key):
+    """DTensor indexing that tells fastinit's init functions where the view lies, so that
+    ``zeros_(weight[padding_idx])`` (Hugging Face's _init_weights) writes the weight's shard
+    rather than the gathered copy indexing returns."""
+    out = torch.Tensor.__getitem__(self, key)
+    _functions.note_view(out, self, key)
+    return out
+
+
 def _apply():
     """Rebind every name that holds one of torch's init functions to fastinit's (and
-    nn.Embedding's padding-row zeroing to one through fastinit.torch.zeros_)."""
+    nn.Embedding's padding-row zeroing to one through fastinit, and DTensor indexing to
+    one that notes its views)."""
     if torch.nn.Embedding._fill_padding_idx_with_zero is _THEIR_PADDING:
         torch.nn.Embedding._fill_padding_idx_with_zero = _fill_padding_idx_with_zero
+    dtensor = getattr(sys.modules.get("torch.distributed.tensor"), "DTensor", None)
+    if dtensor is not None and "__getitem__" not in vars(dtensor):
+        dtensor.__getitem__ = _dtensor_getitem
     for _, ns in _namespaces():
         for name in _functions.INIT_NAMES:
             if ns.get(name) is _THEIRS[name]:
@@ -83,6 +96,9 @@ def _unapply():
     copied fastinit's while patched; a user's own `from fastinit.torch import ...` stays."""
     if torch.nn.Embedding._fill_padding_idx_with_zero is _fill_padding_idx_with_zero:
         torch.nn.Embedding._fill_padding_idx_with_zero = _THEIR_PADDING
+    dtensor = getattr(sys.modules.get("torch.distributed.tensor"), "DTensor", None)
+    if dtensor is not None and vars(dtensor).get("__getitem__") is _dtensor_getitem:
+        del dtensor.__getitem__
     for ns, name in _bound:
         if ns.get(name) is _OURS[name]:
             ns[name] = _THEIRS[name]
