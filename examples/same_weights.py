@@ -4,7 +4,8 @@ with the same calls in one process.
 
     python examples/same_weights.py [WORLD_SIZE]       (default 2 processes, gloo on loopback)
 
-It prints `2 ranks: every flow equals the single-process build`. The flows are
+It prints `2 ranks: every flow equals the single-process build (...)`, naming the
+flows it ran (the Hugging Face one needs transformers). The flows are
 the ones docs/distributed.md shows; tests/test_sharded.py checks many more.
 """
 import math
@@ -152,8 +153,8 @@ def worker(rank, world, port):
                 want = whole(single(name))
                 differ += [f"{name}: {k}" for k in want if not torch.equal(got[k], want[k])]
         if rank == 0:
-            print(f"{world} ranks: " + ("every flow equals the single-process build" if not differ
-                                        else "DIFFERENT: " + ", ".join(differ)))
+            print(f"{world} ranks: " + (f"every flow equals the single-process build ({', '.join(flows)})"
+                                        if not differ else "DIFFERENT: " + ", ".join(differ)))
             if differ:
                 raise SystemExit(1)
     finally:

@@ -33,3 +33,9 @@ def test_same_weights_example_runs_every_flow_on_two_ranks():
                          cwd=os.path.dirname(os.path.abspath(__file__)))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 ranks: every flow equals the single-process build" in out.stdout
+    assert "hugging_face" in out.stdout or not _has("transformers"), out.stdout
+
+
+def _has(module):
+    import importlib.util
+    return importlib.util.find_spec(module) is not None

@@ -4,7 +4,8 @@ Each function takes the name, signature, defaults and argument checks of its
 ``torch.nn.init`` twin and fills CPU tensors of float32, float64, float16 and
 bfloat16 in place through fastinit's kernels, zero-copy (a NumPy view of the
 tensor's memory; a non-contiguous tensor gets the values its contiguous twin
-would). Other devices and dtypes go to torch's own function.
+would). Tensors on other devices are generated on the CPU and copied, a DTensor
+shard by shard (see _memory.py); other dtypes go to torch's own function.
 
 Where the randomness comes from (one ``(seed, stream)`` per call):
 
