@@ -28,15 +28,7 @@ import statistics
 import sys
 import time
 
-WAYS = ("torch", "patch", "materialize")
-
-
-def _peak_rss_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
+from bench_torch_build import WAYS, _peak_rss_mib    # the same three ways, the same peak (VmHWM)
 
 
 def _rank(rank, ranks, port, way, threads, queue):

@@ -164,24 +164,14 @@ def flows(rank, world, results, mine):
     ft.materialize_(model, state_dict=M.checkpoint())
     results["fsdp_materialize_loaded"] = gathered(model)
 
-    # 4. Tensor parallelism on the 1-D mesh.
-    for flow in ("reset", "materialize"):
-        model = parallelize_module(meta_net(), mesh, M.tp_plan())
-        torch.manual_seed(M.SEED)
-        if flow == "materialize":
-            ft.materialize_(model)
-        else:
-            model.to_empty(device="cpu")
-            with ft.patch():
-                M.reset_all(model)
-        results[f"tp_{flow}"] = gathered(model)
-        results[f"tp_{flow}_placements"] = placements(model)
-
-    # 5. FSDP2 x TP on a 2 x 2 mesh (FSDP over TP-sharded rows: _StridedShard).
+    # 4. Tensor parallelism on the 1-D mesh; 5. FSDP2 x TP on the 2 x 2 mesh (FSDP2 over
+    # TP-sharded rows: _StridedShard).
+    layouts = {"tp": lambda: parallelize_module(meta_net(), mesh, M.tp_plan())}
     if world == 4:
+        layouts["fsdp_tp"] = lambda: fsdp(parallelize_module(meta_net(), grid["tp"], M.tp_plan()), grid["dp"])
+    for layout, build in layouts.items():
         for flow in ("reset", "materialize"):
-            model = parallelize_module(meta_net(), grid["tp"], M.tp_plan())
-            fsdp(model, grid["dp"])
+            model = build()
             torch.manual_seed(M.SEED)
             if flow == "materialize":
                 ft.materialize_(model)
@@ -189,12 +179,15 @@ def flows(rank, world, results, mine):
                 model.to_empty(device="cpu")
                 with ft.patch():
                     M.reset_all(model)
-            results[f"fsdp_tp_{flow}"] = gathered(model)
-            results[f"fsdp_tp_{flow}_placements"] = placements(model)
+            results[f"{layout}_{flow}"] = gathered(model)
+            results[f"{layout}_{flow}_placements"] = placements(model)
 
-    # 6. A Hugging Face Llama under FSDP2: init_weights() after to_empty.
-    import transformers
-    for flow in ("init_weights", "materialize"):
+    # 6. A Hugging Face Llama under FSDP2: init_weights() after to_empty (where installed).
+    try:
+        import transformers
+    except ImportError:
+        transformers = None
+    for flow in ("init_weights", "materialize") if transformers else ():
         with torch.device("meta"):
             llama = transformers.LlamaForCausalLM(M.tiny_llama_config())
         for layer in llama.model.layers:

@@ -255,9 +255,8 @@ def _view_target(base, region):
     return _memory.Target(whole.local, shape, parts, whole.code)
 
 
-def _view_step(view, val):
-    """A constant over a noted DTensor view joins the base's record as a step."""
-    base, region = _dtensor_view(view)
+def _region_step(base, region, val):
+    """A constant written over ``base[region]`` joins base's record as a step."""
     shape = tuple(base.shape)
     strides = [math.prod(shape[a + 1:]) for a in range(len(shape))]
     start = sum(a * st for (a, _, _), st in zip(region, strides))
@@ -569,28 +568,22 @@ def _deterministic(tensor, make, params, scheme, args, write):
         if draw.kind == "constant" and target.whole:
             _add_step(tensor, draw.params["val"])
         elif draw.kind == "constant" and _dtensor_view(tensor) is not None:
-            _view_step(tensor, draw.params["val"])
+            _region_step(*_dtensor_view(tensor), draw.params["val"])
     return out
 
 
 def zero_row(weight, row):
     """``weight[row] = 0`` as nn.Embedding's padding row, recorded as a step of the weight's
-    record. A DTensor weight is zeroed by the ranks whose shard holds the row (indexing a
-    DTensor gives a new tensor, so ``zeros_(weight[row])`` would zero a copy)."""
+    record. A DTensor weight is zeroed in place by the ranks whose shard holds the row, as
+    for a noted view, without indexing it (which would gather the whole weight)."""
     if not _memory.is_dtensor(weight):
         return zeros_(weight[row])
-    ctx = current_context()
-    if ctx is not None and id(weight) in ctx.keep:
-        return weight
-    target = _target(weight)
-    if target is None or _is_meta(weight):
-        return weight
-    for local, index in target.blocks():
-        if index[0].start <= row < index[0].stop:
-            target.local[local][row - index[0].start].zero_()
-    shape = tuple(weight.shape)
-    cols = math.prod(shape[1:])
-    _append_step(weight, (0.0, row * cols, shape[1:], tuple(math.prod(shape[a + 1:]) for a in range(1, len(shape)))))
+    region = _region(tuple(weight.shape), row)
+    target = None if _is_meta(weight) else _view_target(weight, region)
+    if target is not None:
+        for local, _ in target.blocks():
+            target.local[local].zero_()
+        _region_step(weight, region, 0.0)
     return weight
 
 

@@ -84,9 +84,10 @@ def view(tensor):
 # ---------------------------------------------------------------------------
 # Parts of a global tensor
 
-def _placement_types():
-    from torch.distributed.tensor import placement_types as pt
-    return pt, getattr(pt, "_StridedShard", None)
+def _strided_shard():
+    """torch's _StridedShard class (None where this torch has none)."""
+    from torch.distributed.tensor import placement_types
+    return getattr(placement_types, "_StridedShard", None)
 
 
 def dtensor_indices(tensor):
@@ -116,7 +117,7 @@ def dtensor_indices(tensor):
 
 def _indices(shape, placements, sizes, coordinate):
     """dtensor_indices for one mesh coordinate (pure: shapes and placements only)."""
-    _, strided = _placement_types()
+    strided = _strided_shard()
     ndim = len(shape)
     indices = [np.arange(n) for n in shape]
     for mesh_dim, p in enumerate(placements):
@@ -146,7 +147,7 @@ def _check_strided(shape, placements, sizes):
     divide evenly; where they do not, the label does not say which rows a rank holds. That
     depends only on shapes, so every rank raises the same ValueError (none is left waiting
     in a collective)."""
-    _, strided = _placement_types()
+    strided = _strided_shard()
     ndim = len(shape)
     right_to_left = False                         # the FSDP2 x TP pattern: split_factor = the later splits
     for i, p in enumerate(placements):
@@ -218,11 +219,6 @@ class Target:
             return self.parts
         full = tuple(slice(0, n) for n in self.shape)
         return [(full, full)] if math.prod(self.shape) > 0 else []
-
-    def numpy(self):
-        """The local memory as a NumPy view (CPU only), or None."""
-        v = view(self.local)
-        return None if v is None else v[0]
 
     def run(self, fill, stage_bytes=None):
         """Write ``fill`` (which describes the whole tensor) into the local memory, taking
