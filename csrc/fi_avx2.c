@@ -1,23 +1,11 @@
-/* AVX2 (+F16C) kernels.  Compiled for that target only through the pragma
+/* AVX2 (+FMA, F16C) kernels.  Compiled for that target only through the pragma
  * below; the dispatcher calls them only on CPUs that have it. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
-#pragma GCC target("avx2,f16c")
+#pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 #include <stdint.h>
 #include "fi_philox.h"
-
-typedef uint64_t fi_vu64_avx2 __attribute__((vector_size(32)));
-typedef double fi_vf64_avx2 __attribute__((vector_size(32)));
-
-/* u64 lanes below 2^53 to double, exactly: (2^84 + hi 2^32) - 2^84 + lo,
- * each part exact and the sum representable. */
-static inline fi_vf64_avx2 fi_cvt_u64_f64_avx2(fi_vu64_avx2 x)
-{
-    fi_vu64_avx2 hi = (x >> 32) | UINT64_C(0x4530000000000000);
-    fi_vu64_avx2 lo = (x & UINT64_C(0xFFFFFFFF)) | UINT64_C(0x4330000000000000);
-    return ((fi_vf64_avx2)hi - 0x1p84) + ((fi_vf64_avx2)lo - 0x1p52);
-}
 
 #define FI_RL 8                   /* 32-bit lanes per register */
 #define FI_R 1                     /* registers per math vector */
@@ -25,7 +13,20 @@ static inline fi_vf64_avx2 fi_cvt_u64_f64_avx2(fi_vu64_avx2 x)
 #define FI_V(name) name##_avx2
 #define FI_VSQRTF(x) fi_vsqrtf_avx2(x)
 #define FI_VSQRTD(x) fi_vsqrtd_avx2(x)
+#define FI_VFMAF(a, b, c) fi_vfmaf_avx2(a, b, c)
+#define FI_VANY(m) fi_vany_avx2(m)
 #define FI_VCVT_U64_F64(x) ((vf64)fi_cvt_u64_f64_avx2((fi_vu64_avx2)(x)))
+
+/* u64 lanes below 2^53 to double, exactly: (2^84 + hi 2^32) - 2^84 + lo,
+ * each part exact and the sum representable. */
+typedef uint64_t fi_vu64_avx2 __attribute__((vector_size(FI_VL * 4)));
+typedef double fi_vf64_avx2 __attribute__((vector_size(FI_VL * 4)));
+static inline fi_vf64_avx2 fi_cvt_u64_f64_avx2(fi_vu64_avx2 x)
+{
+    fi_vu64_avx2 hi = (x >> 32) | UINT64_C(0x4530000000000000);
+    fi_vu64_avx2 lo = (x & UINT64_C(0xFFFFFFFF)) | UINT64_C(0x4330000000000000);
+    return ((fi_vf64_avx2)hi - 0x1p84) + ((fi_vf64_avx2)lo - 0x1p52);
+}
 
 typedef uint32_t rvu32 __attribute__((vector_size(FI_RL * 4)));
 typedef float rvf32 __attribute__((vector_size(FI_RL * 4)));
@@ -49,6 +50,27 @@ static inline fi_wvf64_avx2 fi_vsqrtd_avx2(fi_wvf64_avx2 x)
     for (int j = 0; j < FI_R; j++)
         u.r[j] = _mm256_sqrt_pd(u.r[j]);
     return u.w;
+}
+
+/* a * b + c rounded once, one vfmadd per register */
+static inline fi_wvf32_avx2 fi_vfmaf_avx2(fi_wvf32_avx2 a, fi_wvf32_avx2 b, fi_wvf32_avx2 c)
+{
+    union { fi_wvf32_avx2 w; __m256 r[FI_R]; } ua = {a}, ub = {b}, uc = {c};
+    for (int j = 0; j < FI_R; j++)
+        ua.r[j] = _mm256_fmadd_ps(ua.r[j], ub.r[j], uc.r[j]);
+    return ua.w;
+}
+
+typedef int32_t fi_wvs32_avx2 __attribute__((vector_size(FI_VL * 4)));
+
+/* some lane of the mask set (masks are all-ones or zero per lane) */
+static inline int fi_vany_avx2(fi_wvs32_avx2 m)
+{
+    union { fi_wvs32_avx2 w; __m256 r[FI_R]; } u = {m};
+    int any = 0;
+    for (int j = 0; j < FI_R; j++)
+        any |= _mm256_movemask_ps((__m256)u.r[j]) != 0;
+    return any;
 }
 
 #include "fi_vmath.h"

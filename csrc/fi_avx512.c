@@ -13,6 +13,8 @@
 #define FI_V(name) name##_avx512
 #define FI_VSQRTF(x) fi_vsqrtf_avx512(x)
 #define FI_VSQRTD(x) fi_vsqrtd_avx512(x)
+#define FI_VFMAF(a, b, c) fi_vfmaf_avx512(a, b, c)
+#define FI_VANY(m) fi_vany_avx512(m)
 #define FI_VCVT_U64_F64(x) __builtin_convertvector((x), vf64)
 
 typedef uint32_t rvu32 __attribute__((vector_size(FI_RL * 4)));
@@ -37,6 +39,27 @@ static inline fi_wvf64_avx512 fi_vsqrtd_avx512(fi_wvf64_avx512 x)
     for (int j = 0; j < FI_R; j++)
         u.r[j] = _mm512_sqrt_pd(u.r[j]);
     return u.w;
+}
+
+/* a * b + c rounded once, one vfmadd per register */
+static inline fi_wvf32_avx512 fi_vfmaf_avx512(fi_wvf32_avx512 a, fi_wvf32_avx512 b, fi_wvf32_avx512 c)
+{
+    union { fi_wvf32_avx512 w; __m512 r[FI_R]; } ua = {a}, ub = {b}, uc = {c};
+    for (int j = 0; j < FI_R; j++)
+        ua.r[j] = _mm512_fmadd_ps(ua.r[j], ub.r[j], uc.r[j]);
+    return ua.w;
+}
+
+typedef int32_t fi_wvs32_avx512 __attribute__((vector_size(FI_VL * 4)));
+
+/* some lane of the mask set (masks are all-ones or zero per lane) */
+static inline int fi_vany_avx512(fi_wvs32_avx512 m)
+{
+    union { fi_wvs32_avx512 w; __m512i r[FI_R]; } u = {m};
+    int any = 0;
+    for (int j = 0; j < FI_R; j++)
+        any |= _mm512_movepi32_mask((__m512i)u.r[j]) != 0;
+    return any;
 }
 
 #include "fi_vmath.h"

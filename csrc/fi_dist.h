@@ -1,8 +1,11 @@
-/* Philox words -> floats: uniform, Box-Muller normal, AS 241 inverse normal
- * CDF, and rounding to float16/bfloat16.  Every function here is the exact
- * rule of docs/STREAM.md (sections 3-7); each IEEE operation is written out
- * in the documented order and the build pins -ffp-contract=off, so the
- * result is the same bits on every compiler and SIMD path.  No libm. */
+/* Philox words -> floats: uniform, Box-Muller normal, the inverse normal CDF
+ * of the truncated normal, and rounding to float16/bfloat16.  Every function
+ * here is the exact rule of docs/STREAM.md (stream version 2, sections 3-7);
+ * each IEEE operation is written out in the documented order, fused
+ * multiply-adds only where the rule has them (fi_fmaf: one rounding), and the
+ * build pins -ffp-contract=off so that the compiler adds no others.  The
+ * result is the same bits on every compiler and SIMD path.  No libm beyond
+ * the correctly rounded sqrt and fma. */
 #ifndef FASTINIT_FI_DIST_H
 #define FASTINIT_FI_DIST_H
 
@@ -20,9 +23,11 @@ static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return
 static inline uint64_t fi_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 static inline double fi_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
-/* sqrt is one correctly rounded IEEE operation (sqrtss/sqrtsd), not libm. */
+/* sqrt and fma are single correctly rounded IEEE operations (sqrtss/sqrtsd,
+ * vfmadd / fmadd where the target has them, glibc's exact fmaf elsewhere). */
 static inline float fi_sqrtf(float x) { return __builtin_sqrtf(x); }
 static inline double fi_sqrt(double x) { return __builtin_sqrt(x); }
+static inline float fi_fmaf(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 
 /* ---- uniform (section 3) ---------------------------------------------- */
 
@@ -31,17 +36,25 @@ static inline double fi_u01_f64(uint64_t x) { return (double)(x >> 11) * 0x1p-53
 
 /* ---- logarithm core (sections 4.1, 4.3, 6) ---------------------------- */
 
-/* ln(2^e * m) given s = (m-1)/(m+1) as num/den: 2 atanh(s) + e ln 2. */
-static inline float fi_log_core_f32(float num, float den, float e)
+/* ln(1 + f) = f + f^2 Q(f) for f = m - 1, m in [1/sqrt2, sqrt2) (f32, v2).
+ * Q by Estrin's scheme (short dependency chains; the order is the rule). */
+static inline float fi_log1p_core_f32(float f)
 {
-    float s = num / den;
-    float s2 = s * s;
-    float t = s2 * (FI_LOGF_C1 + s2 * (FI_LOGF_C2 + s2 * (FI_LOGF_C3 + s2 * FI_LOGF_C4)));
-    float h = s + s;
-    float lm = h + h * t;
-    return e * FI_LN2F_HI + (lm + e * FI_LN2F_LO);
+    float f2 = f * f, f4 = f2 * f2, f8 = f4 * f4;
+    float a0 = fi_fmaf(FI_LOG1PF_Q1, f, FI_LOG1PF_Q0), a1 = fi_fmaf(FI_LOG1PF_Q3, f, FI_LOG1PF_Q2);
+    float a2 = fi_fmaf(FI_LOG1PF_Q5, f, FI_LOG1PF_Q4), a3 = fi_fmaf(FI_LOG1PF_Q7, f, FI_LOG1PF_Q6);
+    float q = fi_fmaf(fi_fmaf(a3, f2, a2), f4, fi_fmaf(a1, f2, a0));
+    q = fi_fmaf(FI_LOG1PF_Q8, f8, q);
+    return fi_fmaf(f2, q, f);
 }
 
+/* e ln 2 + lm, with ln 2 split so that e * FI_LN2F_HI is exact */
+static inline float fi_add_eln2_f32(float e, float lm)
+{
+    return fi_fmaf(e, FI_LN2F_HI, fi_fmaf(e, FI_LN2F_LO, lm));
+}
+
+/* ln(2^e * m) given s = (m-1)/(m+1) as num/den: 2 atanh(s) + e ln 2 (f64, v1). */
 static inline double fi_log_core_f64(double num, double den, double e)
 {
     double s = num / den;
@@ -86,7 +99,7 @@ static inline float fi_logf(float p)
 {
     int32_t E;
     float m = fi_frexp_sqrt2_f32(p, &E);
-    return fi_log_core_f32(m - 1.0f, m + 1.0f, (float)E);
+    return fi_add_eln2_f32((float)E, fi_log1p_core_f32(m - 1.0f));
 }
 
 static inline double fi_log(double p)
@@ -98,32 +111,27 @@ static inline double fi_log(double p)
 
 /* ---- Box-Muller (section 4) ------------------------------------------- */
 
-/* r = sqrt(-2 ln u1), u1 = (x1 + 1) 2^-32, without cancellation anywhere:
- * u1 <= 1/2 goes through the exponent (no sign clash between e ln2 and
- * ln m), u1 > 1/2 through log1p(-d) with d = 1 - u1 exact. */
+/* r = sqrt(-2 ln u1), u1 = (x1 + 1) 2^-32 = 2^(E-32) (1 + f) with 1 + f in
+ * about [1/sqrt2, sqrt2) and f formed from the exact integer x1 + 1 - 2^E
+ * (one rounding), so neither the input nor e ln 2 + ln(1 + f) loses bits. */
+static inline int32_t fi_bm_exponent_f32(uint32_t x1)
+{
+    if (x1 < UINT32_C(0x7FFFFFFF)) {
+        uint32_t b = fi_f32_bits((float)(int32_t)(x1 + 1u));   /* x1 + 1 < 2^31, rounded once */
+        int32_t E = (int32_t)(b >> 23) - 127;
+        if (((b & UINT32_C(0x7FFFFF)) | UINT32_C(0x3F800000)) >= UINT32_C(0x3FB504F3))
+            E += 1;
+        return E;
+    }
+    return x1 < UINT32_C(0xB504F333) ? 31 : 32;
+}
+
 static inline float fi_bm_radius_f32(uint32_t x1)
 {
-    float num, den, e;
-    if (x1 < UINT32_C(0x80000000)) {
-        float f = (float)(x1 + 1u);             /* one rounding of x1 + 1 <= 2^31 */
-        int32_t E;
-        float m = fi_frexp_sqrt2_f32(f, &E);
-        e = (float)(E - 32);
-        num = m - 1.0f;
-        den = m + 1.0f;
-    } else {
-        float d = (float)(int32_t)(UINT32_C(0xFFFFFFFF) - x1) * 0x1p-32f;
-        e = 0.0f;
-        num = -d;
-        den = 2.0f - d;
-    }
-    float s = num / den;                        /* |s| <= 1/3 */
-    float s2 = s * s;
-    float t = s2 * (FI_LOGF_C1 + s2 * (FI_LOGF_C2 + s2 * (FI_LOGF_C3 + s2 * (FI_LOGF_C4
-            + s2 * (FI_LOGF_C5 + s2 * (FI_LOGF_C6 + s2 * (FI_LOGF_C7 + s2 * FI_LOGF_C8)))))));
-    float h = s + s;
-    float lm = h + h * t;
-    float L = -(e * FI_LN2F_HI + (lm + e * FI_LN2F_LO));
+    int32_t E = fi_bm_exponent_f32(x1);
+    int32_t M = (int32_t)(x1 + 1u - (uint32_t)(UINT64_C(1) << E));     /* exact, |M| < 2^31 */
+    float f = (float)M * fi_bits_f32((uint32_t)(127 - E) << 23);       /* times 2^-E, exact */
+    float L = -fi_add_eln2_f32((float)(E - 32), fi_log1p_core_f32(f));
     return fi_sqrtf(L + L);
 }
 
@@ -156,8 +164,11 @@ static inline void fi_bm_angle_f32(uint32_t x2, float *c, float *s)
     int32_t j = (int32_t)n - (int32_t)(kk << 22);
     float t = (float)j * 0x1p-22f;
     float t2 = t * t;
-    float sp = t * (FI_SINF_S1 + t2 * (FI_SINF_S3 + t2 * (FI_SINF_S5 + t2 * (FI_SINF_S7 + t2 * FI_SINF_S9))));
-    float cp = 1.0f + t2 * (FI_COSF_C2 + t2 * (FI_COSF_C4 + t2 * (FI_COSF_C6 + t2 * (FI_COSF_C8 + t2 * FI_COSF_C10))));
+    /* sin(pi t / 2) = t (pi/2 + t^2 R(t^2)), pi/2 = S1 + S1LO */
+    float rest = fi_fmaf(t2, fi_fmaf(fi_fmaf(FI_SINF_S7, t2, FI_SINF_S5), t2, FI_SINF_S3), FI_SINF_S1LO);
+    float sp = fi_fmaf(t, FI_SINF_S1, t * rest);
+    float cp = fi_fmaf(t2, fi_fmaf(fi_fmaf(fi_fmaf(FI_COSF_C8, t2, FI_COSF_C6), t2, FI_COSF_C4), t2, FI_COSF_C2),
+                       1.0f);
     switch (kk & 3u) {
     case 0: *c = cp; *s = sp; break;
     case 1: *c = -sp; *s = cp; break;
@@ -204,29 +215,44 @@ typedef struct {
     double thr, pc, lnS;
 } fi_trunc_f64_params;
 
-/* AS 241 PPND7 for a lower-tail probability p (scaled by e^lnS in the tails);
- * coefficients FI_PPND7_* of fi_consts.h. */
+/* The inverse normal CDF at a lower-tail probability p (scaled by e^lnS in
+ * the far tails), f32, stream version 2.  Central region (p >= pc = 2^-8 when
+ * unscaled): z = (2p - 1) P(w) with w = -ln(4p(1 - p)), one minimax
+ * polynomial (FI_NDTRIF_P*, no division).  Tail: AS 241 PPND7's two tail
+ * rationals (FI_PPND7_*) in r = sqrt(lnS - ln p), with fused multiply-adds. */
+#define FI_H3F(c3, c2, c1, c0, r) fi_fmaf(fi_fmaf(fi_fmaf(c3, r, c2), r, c1), r, c0)
+#define FI_H2F(c2, c1, c0, r) fi_fmaf(fi_fmaf(c2, r, c1), r, c0)
+static inline float fi_ndtri_central_f32(float p)
+{
+    float p4 = 4.0f * p;
+    float w = -fi_logf(fi_fmaf(-p4, p, p4));
+    float w2 = w * w, w4 = w2 * w2, w8 = w4 * w4;
+    float a0 = fi_fmaf(FI_NDTRIF_P1, w, FI_NDTRIF_P0), a1 = fi_fmaf(FI_NDTRIF_P3, w, FI_NDTRIF_P2);
+    float a2 = fi_fmaf(FI_NDTRIF_P5, w, FI_NDTRIF_P4), a3 = fi_fmaf(FI_NDTRIF_P7, w, FI_NDTRIF_P6);
+    float a4 = fi_fmaf(FI_NDTRIF_P9, w, FI_NDTRIF_P8);
+    float P = fi_fmaf(fi_fmaf(a3, w2, a2), w4, fi_fmaf(a1, w2, a0));
+    P = fi_fmaf(a4, w8, P);
+    return fi_fmaf(2.0f, p, -1.0f) * P;
+}
+
 static inline float fi_ndtri_low_f32(float p, float pc, float lnS)
 {
-    if (p >= pc) {
-        float q = p - 0.5f;
-        float r = FI_PPND7_CONST1 - q * q;
-        float a = ((FI_PPND7_A3 * r + FI_PPND7_A2) * r + FI_PPND7_A1) * r + FI_PPND7_A0;
-        float b = ((FI_PPND7_B3 * r + FI_PPND7_B2) * r + FI_PPND7_B1) * r + 1.0f;
-        return (q * a) / b;
-    }
+    if (p >= pc)
+        return fi_ndtri_central_f32(p);
     float r = fi_sqrtf(lnS - fi_logf(p));
     if (r <= FI_PPND7_SPLIT2) {
         r = r - FI_PPND7_CONST2;
-        float c = ((FI_PPND7_C3 * r + FI_PPND7_C2) * r + FI_PPND7_C1) * r + FI_PPND7_C0;
-        float d = (FI_PPND7_D2 * r + FI_PPND7_D1) * r + 1.0f;
+        float c = FI_H3F(FI_PPND7_C3, FI_PPND7_C2, FI_PPND7_C1, FI_PPND7_C0, r);
+        float d = FI_H2F(FI_PPND7_D2, FI_PPND7_D1, 1.0f, r);
         return -(c / d);
     }
     r = r - FI_PPND7_SPLIT2;
-    float e = ((FI_PPND7_E3 * r + FI_PPND7_E2) * r + FI_PPND7_E1) * r + FI_PPND7_E0;
-    float f = (FI_PPND7_F2 * r + FI_PPND7_F1) * r + 1.0f;
+    float e = FI_H3F(FI_PPND7_E3, FI_PPND7_E2, FI_PPND7_E1, FI_PPND7_E0, r);
+    float f = FI_H2F(FI_PPND7_F2, FI_PPND7_F1, 1.0f, r);
     return -(e / f);
 }
+#undef FI_H3F
+#undef FI_H2F
 
 /* AS 241 PPND16, the double-precision twin (FI_PPND16_*). */
 static inline double fi_ndtri_low_f64(double p, double pc, double lnS)
@@ -273,15 +299,15 @@ static inline float fi_trunc_value_f32(uint32_t x, const fi_trunc_f32_params *P)
 {
     float u = (float)(int32_t)(2u * (x >> 9) + 1u) * 0x1p-24f;
     float v = 1.0f - u;
-    float plo = P->cA + u * P->W;
+    float plo = fi_fmaf(u, P->W, P->cA);
     float z;
     if (plo <= P->thr) {
         z = fi_ndtri_low_f32(plo, P->pc, P->lnS);
     } else {
-        float phi = P->cB + v * P->W;
+        float phi = fi_fmaf(v, P->W, P->cB);
         z = -fi_ndtri_low_f32(phi, P->pc, P->lnS);
     }
-    float y = P->mean + P->std * z;
+    float y = fi_fmaf(P->std, z, P->mean);
     y = y > P->lo ? y : P->lo;
     return y < P->hi ? y : P->hi;
 }

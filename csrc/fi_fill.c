@@ -26,8 +26,8 @@ static inline void blk_normal_f32(fi_block w, const fi_normal_f32_params *p, flo
         float r = fi_bm_radius_f32(w.v[k]);
         float c, s;
         fi_bm_angle_f32(w.v[k + 1], &c, &s);
-        v[k] = p->mean + p->std * (r * c);
-        v[k + 1] = p->mean + p->std * (r * s);
+        v[k] = fi_fmaf(p->std, r * c, p->mean);
+        v[k + 1] = fi_fmaf(p->std, r * s, p->mean);
     }
 }
 

@@ -30,8 +30,8 @@ int fi_detect_level(void)
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return FI_LEVEL_SCALAR;
-    int osxsave = (c >> 27) & 1, f16c = (c >> 29) & 1, avx = (c >> 28) & 1;
-    if (!(osxsave && avx && f16c))
+    int osxsave = (c >> 27) & 1, f16c = (c >> 29) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    if (!(osxsave && avx && f16c && fma))     /* both SIMD levels use FMA3 */
         return FI_LEVEL_SCALAR;
     uint64_t xcr0 = fi_xgetbv0();
     if ((xcr0 & 0x6) != 0x6)                 /* XMM and YMM state */

@@ -141,8 +141,9 @@ FI_VDRIVE(FI_V(kernel_uniform_f64), double, 2, FI_G64, fi_uniform_f64, {
             vf32 rad = FI_V(bm_radius_f32)(x1.w);                                 \
             vf32 c, sn;                                                           \
             FI_V(bm_angle_f32)(x2.w, &c, &sn);                                    \
-            fi_wf32 ve = {p->mean + p->std * (rad * c)};                          \
-            fi_wf32 vo = {p->mean + p->std * (rad * sn)};                         \
+            vf32 mean = FI_K(p->mean), std = FI_K(p->std);                        \
+            fi_wf32 ve = {FI_V(fma)(std, rad * c, mean)};                         \
+            fi_wf32 vo = {FI_V(fma)(std, rad * sn, mean)};                        \
             for (int j = 0; j < FI_R; j++) {                                      \
                 rvf32 a, b;                                                       \
                 FI_V(join32)(ve.r[j], vo.r[j], &a, &b);                           \

@@ -2,12 +2,15 @@
  * vector extensions and instantiated per SIMD width by the ISA files
  * (fi_avx512.c, fi_avx2.c).  Every lane performs the same IEEE operations
  * in the same order as the scalar code; branches become "compute both,
- * select", so the selected lane is bit-identical to the scalar result.
+ * select", so the selected lane is bit-identical to the scalar result, and
+ * every fused multiply-add of the scalar rule (fi_fmaf) is one FI_VFMAF.
  *
  * The includer defines, before including this file:
  *   FI_VL        number of 32-bit lanes of a math vector (a few registers)
  *   FI_V(name)   function-name decoration (e.g. name##_avx512)
  *   FI_VSQRTF(x), FI_VSQRTD(x)   vector square roots (one IEEE op per lane)
+ *   FI_VFMAF(a, b, c)            a * b + c rounded once per lane (a vf32 of each)
+ *   FI_VANY(m)                   nonzero when some lane of the vs32 mask m is set
  *   FI_VCVT_U64_F64(x)           exact conversion of u64 lanes < 2^53 to double
  * This header may be included once per translation unit. */
 
@@ -33,8 +36,13 @@ static inline vf64 FI_V(sel_f64)(vs64 m, vf64 a, vf64 b)
     return (vf64)(((vs64)a & m) | ((vs64)b & ~m));
 }
 
-static inline vf32 FI_V(bcast_f32)(float x) { return (vf32){0} + x; }
-static inline vf64 FI_V(bcast_f64)(double x) { return (vf64){0} + x; }
+/* broadcasts (x * 1 is x exactly, -0 included, where 0 + x would lose the sign) */
+static inline vf32 FI_V(bcast_f32)(float x) { return ((vf32){0} + 1.0f) * x; }
+static inline vf64 FI_V(bcast_f64)(double x) { return ((vf64){0} + 1.0) * x; }
+
+/* a * b + c with one rounding; constants broadcast with FI_V(bcast_f32) */
+static inline vf32 FI_V(fma)(vf32 a, vf32 b, vf32 c) { return FI_VFMAF(a, b, c); }
+#define FI_K(x) FI_V(bcast_f32)(x)
 
 static inline vf32 FI_V(s32_to_f32)(vs32 x) { return __builtin_convertvector(x, vf32); }
 
@@ -83,14 +91,22 @@ static inline vf64 FI_V(frexp_sqrt2_f64)(vf64 x, vs64 *E)
     return (vf64)mb;
 }
 
-static inline vf32 FI_V(log_core4_f32)(vf32 num, vf32 den, vf32 e)
+/* ln(1 + f) = f + f^2 Q(f) (fi_log1p_core_f32) */
+static inline vf32 FI_V(log1p_core_f32)(vf32 f)
 {
-    vf32 s = num / den;
-    vf32 s2 = s * s;
-    vf32 t = s2 * (FI_LOGF_C1 + s2 * (FI_LOGF_C2 + s2 * (FI_LOGF_C3 + s2 * FI_LOGF_C4)));
-    vf32 h = s + s;
-    vf32 lm = h + h * t;
-    return e * FI_LN2F_HI + (lm + e * FI_LN2F_LO);
+    vf32 f2 = f * f, f4 = f2 * f2, f8 = f4 * f4;
+    vf32 a0 = FI_V(fma)(FI_K(FI_LOG1PF_Q1), f, FI_K(FI_LOG1PF_Q0));
+    vf32 a1 = FI_V(fma)(FI_K(FI_LOG1PF_Q3), f, FI_K(FI_LOG1PF_Q2));
+    vf32 a2 = FI_V(fma)(FI_K(FI_LOG1PF_Q5), f, FI_K(FI_LOG1PF_Q4));
+    vf32 a3 = FI_V(fma)(FI_K(FI_LOG1PF_Q7), f, FI_K(FI_LOG1PF_Q6));
+    vf32 q = FI_V(fma)(FI_V(fma)(a3, f2, a2), f4, FI_V(fma)(a1, f2, a0));
+    q = FI_V(fma)(FI_K(FI_LOG1PF_Q8), f8, q);
+    return FI_V(fma)(f2, q, f);
+}
+
+static inline vf32 FI_V(add_eln2_f32)(vf32 e, vf32 lm)
+{
+    return FI_V(fma)(e, FI_K(FI_LN2F_HI), FI_V(fma)(e, FI_K(FI_LN2F_LO), lm));
 }
 
 static inline vf64 FI_V(log_core_f64)(vf64 num, vf64 den, vf64 e)
@@ -109,7 +125,7 @@ static inline vf32 FI_V(logf)(vf32 p)
 {
     vs32 E;
     vf32 m = FI_V(frexp_sqrt2_f32)(p, &E);
-    return FI_V(log_core4_f32)(m - 1.0f, m + 1.0f, FI_V(s32_to_f32)(E));
+    return FI_V(add_eln2_f32)(FI_V(s32_to_f32)(E), FI_V(log1p_core_f32)(m - 1.0f));
 }
 
 static inline vf64 FI_V(log)(vf64 p)
@@ -123,24 +139,18 @@ static inline vf64 FI_V(log)(vf64 p)
 
 static inline vf32 FI_V(bm_radius_f32)(vu32 x1)
 {
-    vs32 caseA = (vs32)(x1 < 0x80000000u);
-    /* case A: f = x1 + 1 rounded once (unsigned conversion) */
-    vf32 f = __builtin_convertvector(x1 + 1u, vf32);
-    vs32 E;
-    vf32 m = FI_V(frexp_sqrt2_f32)(f, &E);
-    vf32 eA = FI_V(s32_to_f32)(E - 32);
-    /* case B: d = 1 - u1 */
-    vf32 d = FI_V(s32_to_f32)((vs32)(0xFFFFFFFFu - x1)) * 0x1p-32f;
-    vf32 num = FI_V(sel_f32)(caseA, m - 1.0f, -d);
-    vf32 den = FI_V(sel_f32)(caseA, m + 1.0f, 2.0f - d);
-    vf32 e = FI_V(sel_f32)(caseA, eA, FI_V(bcast_f32)(0.0f));
-    vf32 s = num / den;
-    vf32 s2 = s * s;
-    vf32 t = s2 * (FI_LOGF_C1 + s2 * (FI_LOGF_C2 + s2 * (FI_LOGF_C3 + s2 * (FI_LOGF_C4
-           + s2 * (FI_LOGF_C5 + s2 * (FI_LOGF_C6 + s2 * (FI_LOGF_C7 + s2 * FI_LOGF_C8)))))));
-    vf32 h = s + s;
-    vf32 lm = h + h * t;
-    vf32 L = -(e * FI_LN2F_HI + (lm + e * FI_LN2F_LO));
+    vu32 n1 = x1 + 1u;
+    /* E as fi_bm_exponent_f32: from x1 + 1 rounded to float below 0x7FFFFFFF */
+    vu32 b = (vu32)FI_V(s32_to_f32)((vs32)n1);
+    vs32 E = (vs32)(b >> 23) - 127;
+    E = E - (vs32)(((b & 0x7FFFFFu) | 0x3F800000u) >= 0x3FB504F3u);
+    vs32 Ehigh = 31 - (vs32)(x1 >= 0xB504F333u);
+    vs32 low = (vs32)(x1 < 0x7FFFFFFFu);
+    E = (E & low) | (Ehigh & ~low);
+    vu32 P = (1u << ((vu32)E & 31u)) & (vu32)(E < 32);          /* 2^E mod 2^32 */
+    vf32 scale = (vf32)((vu32)(127 - E) << 23);                 /* 2^-E */
+    vf32 f = FI_V(s32_to_f32)((vs32)(n1 - P)) * scale;
+    vf32 L = -FI_V(add_eln2_f32)(FI_V(s32_to_f32)(E - 32), FI_V(log1p_core_f32)(f));
     return FI_VSQRTF(L + L);
 }
 
@@ -179,8 +189,11 @@ static inline void FI_V(bm_angle_f32)(vu32 x2, vf32 *c, vf32 *s)
     vs32 j = (vs32)n - (vs32)(kk << 22);
     vf32 t = FI_V(s32_to_f32)(j) * 0x1p-22f;
     vf32 t2 = t * t;
-    vf32 sp = t * (FI_SINF_S1 + t2 * (FI_SINF_S3 + t2 * (FI_SINF_S5 + t2 * (FI_SINF_S7 + t2 * FI_SINF_S9))));
-    vf32 cp = 1.0f + t2 * (FI_COSF_C2 + t2 * (FI_COSF_C4 + t2 * (FI_COSF_C6 + t2 * (FI_COSF_C8 + t2 * FI_COSF_C10))));
+    vf32 rest = FI_V(fma)(t2, FI_V(fma)(FI_V(fma)(FI_K(FI_SINF_S7), t2, FI_K(FI_SINF_S5)), t2, FI_K(FI_SINF_S3)),
+                          FI_K(FI_SINF_S1LO));
+    vf32 sp = FI_V(fma)(t, FI_K(FI_SINF_S1), t * rest);
+    vf32 cp = FI_V(fma)(t2, FI_V(fma)(FI_V(fma)(FI_V(fma)(FI_K(FI_COSF_C8), t2, FI_K(FI_COSF_C6)), t2,
+                                                FI_K(FI_COSF_C4)), t2, FI_K(FI_COSF_C2)), FI_K(1.0f));
     FI_V(rotate_f32)(kk & 3u, cp, sp, c, s);
 }
 
@@ -211,23 +224,42 @@ static inline void FI_V(bm_angle_f64)(vu64 X2, vf64 *c, vf64 *s)
  * rationals share a Horner chain over blended coefficients, and the central
  * and tail quotients share the divide.  Each lane still performs exactly
  * the scalar sequence of its own branch. */
+/* fi_ndtri_low_f32, lane by lane; each region is computed only when some lane
+ * is in it (the tail is rare in the common intervals). */
 static inline vf32 FI_V(ndtri_low_f32)(vf32 p, float pc, float lnS)
 {
+#define FI_H3(c3, c2, c1, c0, r) FI_V(fma)(FI_V(fma)(FI_V(fma)(c3, r, c2), r, c1), r, c0)
     vs32 central = (vs32)(p >= pc);
-    vf32 q = p - 0.5f;
-    vf32 r = FI_PPND7_CONST1 - q * q;
-    vf32 a = ((FI_PPND7_A3 * r + FI_PPND7_A2) * r + FI_PPND7_A1) * r + FI_PPND7_A0;
-    vf32 b = ((FI_PPND7_B3 * r + FI_PPND7_B2) * r + FI_PPND7_B1) * r + 1.0f;
-    vf32 rt = FI_VSQRTF(lnS - FI_V(logf)(p));
-    vs32 near = (vs32)(rt <= FI_PPND7_SPLIT2);
+    vf32 zc = FI_K(0.0f), zt = FI_K(0.0f);
+    if (FI_VANY(central)) {
+        vf32 p4 = 4.0f * p;
+        vf32 w = -FI_V(logf)(FI_V(fma)(-p4, p, p4));
+        vf32 w2 = w * w, w4 = w2 * w2, w8 = w4 * w4;
+        vf32 a0 = FI_V(fma)(FI_K(FI_NDTRIF_P1), w, FI_K(FI_NDTRIF_P0));
+        vf32 a1 = FI_V(fma)(FI_K(FI_NDTRIF_P3), w, FI_K(FI_NDTRIF_P2));
+        vf32 a2 = FI_V(fma)(FI_K(FI_NDTRIF_P5), w, FI_K(FI_NDTRIF_P4));
+        vf32 a3 = FI_V(fma)(FI_K(FI_NDTRIF_P7), w, FI_K(FI_NDTRIF_P6));
+        vf32 a4 = FI_V(fma)(FI_K(FI_NDTRIF_P9), w, FI_K(FI_NDTRIF_P8));
+        vf32 P = FI_V(fma)(FI_V(fma)(a3, w2, a2), w4, FI_V(fma)(a1, w2, a0));
+        P = FI_V(fma)(a4, w8, P);
+        zc = FI_V(fma)(FI_K(2.0f), p, FI_K(-1.0f)) * P;
+    }
+    if (FI_VANY(~central)) {
+        /* lanes of the central region take a p that keeps the log finite */
+        vf32 pt = FI_V(sel_f32)(central, FI_K(0.25f), p);
+        vf32 rt = FI_VSQRTF(lnS - FI_V(logf)(pt));
+        vs32 near = (vs32)(rt <= FI_PPND7_SPLIT2);
 #define FI_SELC(x, y) FI_V(sel_f32)(near, FI_V(bcast_f32)(x), FI_V(bcast_f32)(y))
-    vf32 rr = FI_V(sel_f32)(near, rt - FI_PPND7_CONST2, rt - FI_PPND7_SPLIT2);
-    vf32 c = ((FI_SELC(FI_PPND7_C3, FI_PPND7_E3) * rr + FI_SELC(FI_PPND7_C2, FI_PPND7_E2)) * rr
-              + FI_SELC(FI_PPND7_C1, FI_PPND7_E1)) * rr + FI_SELC(FI_PPND7_C0, FI_PPND7_E0);
-    vf32 d = (FI_SELC(FI_PPND7_D2, FI_PPND7_F2) * rr + FI_SELC(FI_PPND7_D1, FI_PPND7_F1)) * rr + 1.0f;
+        vf32 rr = FI_V(sel_f32)(near, rt - FI_PPND7_CONST2, rt - FI_PPND7_SPLIT2);
+        vf32 c = FI_H3(FI_SELC(FI_PPND7_C3, FI_PPND7_E3), FI_SELC(FI_PPND7_C2, FI_PPND7_E2),
+                       FI_SELC(FI_PPND7_C1, FI_PPND7_E1), FI_SELC(FI_PPND7_C0, FI_PPND7_E0), rr);
+        vf32 d = FI_V(fma)(FI_V(fma)(FI_SELC(FI_PPND7_D2, FI_PPND7_F2), rr, FI_SELC(FI_PPND7_D1, FI_PPND7_F1)), rr,
+                           FI_K(1.0f));
 #undef FI_SELC
-    vf32 z = FI_V(sel_f32)(central, q * a, c) / FI_V(sel_f32)(central, b, d);
-    return FI_V(sel_f32)(central, z, -z);
+        zt = -(c / d);
+    }
+#undef FI_H3
+    return FI_V(sel_f32)(central, zc, zt);
 }
 
 static inline vf64 FI_V(ndtri_low_f64)(vf64 p, double pc, double lnS)
@@ -271,12 +303,12 @@ static inline vf32 FI_V(trunc_f32)(vu32 x, const fi_trunc_f32_params *P)
 {
     vf32 u = FI_V(s32_to_f32)((vs32)(2u * (x >> 9) + 1u)) * 0x1p-24f;
     vf32 v = 1.0f - u;
-    vf32 plo = P->cA + u * P->W;
-    vf32 phi = P->cB + v * P->W;
+    vf32 plo = FI_V(fma)(u, FI_K(P->W), FI_K(P->cA));
+    vf32 phi = FI_V(fma)(v, FI_K(P->W), FI_K(P->cB));
     vs32 low = (vs32)(plo <= P->thr);
     vf32 z = FI_V(ndtri_low_f32)(FI_V(sel_f32)(low, plo, phi), P->pc, P->lnS);
     z = FI_V(sel_f32)(low, z, -z);
-    vf32 y = P->mean + P->std * z;
+    vf32 y = FI_V(fma)(FI_K(P->std), z, FI_K(P->mean));
     y = FI_V(sel_f32)((vs32)(y > P->lo), y, FI_V(bcast_f32)(P->lo));
     return FI_V(sel_f32)((vs32)(y < P->hi), y, FI_V(bcast_f32)(P->hi));
 }

@@ -557,7 +557,9 @@ def from_record(rec, name="tensor"):
     version = rec.get("stream_version")
     if not _is_int(version) or version != STREAM_VERSION:
         raise bad("stream_version", f"made with stream version {version!r}; this fastinit generates "
-                                    f"version {STREAM_VERSION}")
+                                    f"version {STREAM_VERSION}, whose values differ (docs/STREAM.md, "
+                                    "changelog), so it cannot regenerate or verify them: draw the tensor "
+                                    "again and keep the new record")
     kind = rec.get("fill")
     if not isinstance(kind, str) or kind not in KINDS or kind == "bits":
         raise bad("fill", f"{kind!r} is not one of {sorted(k for k in KINDS if k != 'bits')}")

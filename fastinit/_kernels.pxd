@@ -44,6 +44,9 @@ cdef extern from "fi_dist.h" nogil:
     ctypedef struct fi_trunc_f64_params:
         double mean, std, lo, hi, cA, cB, W, thr, pc, lnS
 
+    # where the float32 rule's central region starts (fi_consts.h)
+    float FI_NDTRIF_PC
+
 
 cdef extern from "fi_fill.h" nogil:
     ctypedef struct fi_uniform_f32_params:

@@ -1,6 +1,6 @@
 """Slow, plain-NumPy reference implementation of the fastinit stream.
 
-This module re-implements docs/STREAM.md (stream version 1) from the text of
+This module re-implements docs/STREAM.md (stream version 2) from the text of
 that document alone.  It deliberately imports nothing from ``fastinit`` and
 shares no code with csrc/: the C kernels are checked against this file, and
 this file is checked against the document (tests/test_reference.py).
@@ -13,7 +13,9 @@ Conventions used throughout:
   working precision (``float32`` or ``float64``) with operands of that same
   precision (constants are ``np.float32`` / ``np.float64`` scalars), so each
   operation is one IEEE round-to-nearest-even operation in the right format,
-  in the order written in STREAM.md.  NumPy has no fused multiply-add.
+  in the order written in STREAM.md.  NumPy has no fused multiply-add (and
+  Python 3.11 no ``math.fma``), so the rule's float32 fused multiply-adds are
+  emulated exactly by ``fmaf`` below.
 * Integer -> float conversions go through an exact ``float64`` intermediate
   (every integer converted is below 2**53), so an integer -> float32
   conversion is one correctly rounded step.
@@ -40,6 +42,7 @@ __all__ = [
     "box_muller_f64_of_f32_inputs",
     "ndtri_low",
     "round_to_half",
+    "fmaf",
 ]
 
 # ---------------------------------------------------------------------------
@@ -68,14 +71,15 @@ def _f64c(hexstr):
 # Section 5 table, transcribed.  Kept as hex strings too so that a test can
 # compare them with the table in docs/STREAM.md.
 CONST_HEX = {
-    "FI_LOGF_C1": "0x1.555556p-2",
-    "FI_LOGF_C2": "0x1.99999ap-3",
-    "FI_LOGF_C3": "0x1.24924ap-3",
-    "FI_LOGF_C4": "0x1.c71c72p-4",
-    "FI_LOGF_C5": "0x1.745d18p-4",
-    "FI_LOGF_C6": "0x1.3b13b2p-4",
-    "FI_LOGF_C7": "0x1.111112p-4",
-    "FI_LOGF_C8": "0x1.e1e1e2p-5",
+    "FI_LOG1PF_Q0": "-0x1.fffff8p-2",
+    "FI_LOG1PF_Q1": "0x1.555550p-2",
+    "FI_LOG1PF_Q2": "-0x1.000426p-2",
+    "FI_LOG1PF_Q3": "0x1.99a3f4p-3",
+    "FI_LOG1PF_Q4": "-0x1.542766p-3",
+    "FI_LOG1PF_Q5": "0x1.227182p-3",
+    "FI_LOG1PF_Q6": "-0x1.0f378cp-3",
+    "FI_LOG1PF_Q7": "0x1.084928p-3",
+    "FI_LOG1PF_Q8": "-0x1.383146p-4",
     "FI_LOG_C1": "0x1.5555555555555p-2",
     "FI_LOG_C2": "0x1.999999999999ap-3",
     "FI_LOG_C3": "0x1.2492492492492p-3",
@@ -87,10 +91,10 @@ CONST_HEX = {
     "FI_LOG_C9": "0x1.af286bca1af28p-5",
     "FI_LOG_C10": "0x1.8618618618618p-5",
     "FI_SINF_S1": "0x1.921fb6p+0",
-    "FI_SINF_S3": "-0x1.4abbcep-1",
-    "FI_SINF_S5": "0x1.466bc6p-4",
-    "FI_SINF_S7": "-0x1.32d2ccp-8",
-    "FI_SINF_S9": "0x1.507834p-13",
+    "FI_SINF_S1LO": "-0x1.777a5cp-25",
+    "FI_SINF_S3": "-0x1.4abbbep-1",
+    "FI_SINF_S5": "0x1.466004p-4",
+    "FI_SINF_S7": "-0x1.2dc84cp-8",
     "FI_SIN_S1": "0x1.921fb54442d18p+0",
     "FI_SIN_S3": "-0x1.4abbce625be53p-1",
     "FI_SIN_S5": "0x1.466bc6775aae2p-4",
@@ -101,10 +105,20 @@ CONST_HEX = {
     "FI_SIN_S15": "-0x1.6fadb9f155744p-31",
     "FI_SIN_S17": "0x1.aaec32af93359p-38",
     "FI_COSF_C2": "-0x1.3bd3ccp+0",
-    "FI_COSF_C4": "0x1.03c1f0p-2",
-    "FI_COSF_C6": "-0x1.55d3c8p-6",
-    "FI_COSF_C8": "0x1.e1f506p-11",
-    "FI_COSF_C10": "-0x1.a6d1f2p-16",
+    "FI_COSF_C4": "0x1.03c1dep-2",
+    "FI_COSF_C6": "-0x1.55c5e2p-6",
+    "FI_COSF_C8": "0x1.d9c326p-11",
+    "FI_NDTRIF_P0": "0x1.40d932p+0",
+    "FI_NDTRIF_P1": "0x1.4ffddap-2",
+    "FI_NDTRIF_P2": "0x1.0b9db8p-6",
+    "FI_NDTRIF_P3": "-0x1.b13650p-9",
+    "FI_NDTRIF_P4": "-0x1.70941cp-13",
+    "FI_NDTRIF_P5": "0x1.f83e00p-15",
+    "FI_NDTRIF_P6": "0x1.c39e5ap-18",
+    "FI_NDTRIF_P7": "-0x1.974ca0p-19",
+    "FI_NDTRIF_P8": "0x1.6dcab4p-22",
+    "FI_NDTRIF_P9": "-0x1.da1f86p-27",
+    "FI_NDTRIF_PC": "0x1.000000p-8",
     "FI_COS_C2": "-0x1.3bd3cc9be45dep+0",
     "FI_COS_C4": "0x1.03c1f081b5ac4p-2",
     "FI_COS_C6": "-0x1.55d3c7e3cbffap-6",
@@ -116,14 +130,16 @@ CONST_HEX = {
     "FI_COS_C18": "-0x1.2a0c591af8314p-41",
 }
 
-# log(m) = 2 atanh(s) series coefficients, Horner order C1..Ck
-_LOGF_C = [_f32c(CONST_HEX[f"FI_LOGF_C{k}"]) for k in range(1, 5)]
-# the Box-Muller radius has |s| up to 1/3 and uses C1..C8
-_LOGF_C8 = [_f32c(CONST_HEX[f"FI_LOGF_C{k}"]) for k in range(1, 9)]
+# float32 (version 2): ln(1 + f) = f + f^2 Q(f), Q0..Q8
+_LOG1PF_Q = [_f32c(CONST_HEX[f"FI_LOG1PF_Q{k}"]) for k in range(9)]
 _LOG_C = [_f64c(CONST_HEX[f"FI_LOG_C{k}"]) for k in range(1, 11)]
 # sin(pi t / 2) = t * (S1 + t2*(S3 + ...)); cos(pi t / 2) = 1 + t2*(C2 + ...)
-_SINF_S = [_f32c(CONST_HEX[f"FI_SINF_S{k}"]) for k in (1, 3, 5, 7, 9)]
-_COSF_C = [_f32c(CONST_HEX[f"FI_COSF_C{k}"]) for k in (2, 4, 6, 8, 10)]
+_SINF_S1 = _f32c(CONST_HEX["FI_SINF_S1"])
+_SINF_S1LO = _f32c(CONST_HEX["FI_SINF_S1LO"])
+_SINF_S = [_f32c(CONST_HEX[f"FI_SINF_S{k}"]) for k in (3, 5, 7)]
+_COSF_C = [_f32c(CONST_HEX[f"FI_COSF_C{k}"]) for k in (2, 4, 6, 8)]
+_NDTRIF_P = [_f32c(CONST_HEX[f"FI_NDTRIF_P{k}"]) for k in range(10)]
+_NDTRIF_PC = _f32c(CONST_HEX["FI_NDTRIF_PC"])
 _SIN_S = [_f64c(CONST_HEX[f"FI_SIN_S{k}"]) for k in range(1, 18, 2)]
 _COS_C = [_f64c(CONST_HEX[f"FI_COS_C{k}"]) for k in range(2, 19, 2)]
 
@@ -138,18 +154,17 @@ _LN2_HI = _f64c(LN2_HI_HEX)
 _LN2_LO = _f64c(LN2_LO_HEX)
 
 # Thresholds of section 4.1 / 4.3
-_T32 = 0x80000000
+_X_LOW32 = 0x7FFFFFFF
+_X_SQRT2_32 = 0xB504F333
 _M_HALVE_BITS32 = 0x3FB504F3
 _T64 = 0x16A09E667F3BCC
 _M_HALVE_BITS64 = 0x3FF6A09E667F3BCD
 
 # Wichura, Algorithm AS 241 (Applied Statistics 37(3), 1988), published
-# coefficients.  PPND7 (float32 kernels; each rounded once to float32) and
+# coefficients.  PPND7's tail (float32 kernels; each rounded once to float32) and
 # PPND16 (float64 kernels).  Lists are lowest degree first: a0, a1, ...;
 # the denominators' constant term 1 is implicit (b1, b2, ...).
-_PPND7 = {
-    "a": [3.3871327179e+00, 5.0434271938e+01, 1.5929113202e+02, 5.9109374720e+01],
-    "b": [1.7895169469e+01, 7.8757757664e+01, 6.7187563600e+01],
+_PPND7 = {    # its tail rationals: the float32 rule's tail (its central region is FI_NDTRIF_P)
     "c": [1.4234372777e+00, 2.7568153900e+00, 1.3067284816e+00, 1.7023821103e-01],
     "d": [7.3700164250e-01, 1.2021132975e-01],
     "e": [6.6579051150e+00, 3.0812263860e+00, 4.2868294337e-01, 1.7337203997e-02],
@@ -220,6 +235,65 @@ def _nested(s2, coeffs):
     for c in reversed(coeffs[:-1]):
         acc = s2 * (c + acc)
     return acc
+
+
+def fmaf(a, b, c):
+    """float32 a*b + c rounded once (IEEE fusedMultiplyAdd), exactly.
+
+    a*b of two float32 is exact in float64 (48 significant bits).  The sum
+    s = a*b + c in float64 is rounded, so it is corrected to round-to-odd with
+    its exact error (Knuth's TwoSum): a float64 rounded to odd and then to
+    float32 is the correctly rounded float32 of the exact value, because 53 >=
+    24 + 2 (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums:
+    proved algorithms using rounding to odd", IEEE TC 2008).  A plain float64
+    a*b + c rounded to float32 would round twice."""
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float32) for v in (a, b, c)))
+    p = a.astype(np.float64) * b.astype(np.float64)
+    c64 = c.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = p + c64
+        bb = s - p
+        err = (p - (s - bb)) + (c64 - bb)
+    bits = s.view(np.uint64).copy()
+    even = (bits & np.uint64(1)) == 0
+    fix = (err != 0) & even & np.isfinite(s)
+    # the odd neighbour of s towards the exact value: one step away from zero
+    # when err has the sign of s, towards zero otherwise
+    away = fix & ((err > 0) == (s > 0))
+    bits[away] += np.uint64(1)
+    bits[fix & ~away] -= np.uint64(1)
+    return bits.view(np.float64).astype(np.float32)
+
+
+def _estrin9(x, c):
+    """c0 + c1 x + ... + c8 x^8 as STREAM.md writes it (Estrin, float32 fmas)."""
+    x2 = x * x
+    x4 = x2 * x2
+    x8 = x4 * x4
+    a0, a1, a2, a3 = (fmaf(c[2 * k + 1], x, c[2 * k]) for k in range(4))
+    q = fmaf(fmaf(a3, x2, a2), x4, fmaf(a1, x2, a0))
+    return fmaf(c[8], x8, q), x2
+
+
+def _estrin10(x, c):
+    """c0 + ... + c9 x^9 (Estrin, float32 fmas)."""
+    x2 = x * x
+    x4 = x2 * x2
+    x8 = x4 * x4
+    a0, a1, a2, a3, a4 = (fmaf(c[2 * k + 1], x, c[2 * k]) for k in range(5))
+    q = fmaf(fmaf(a3, x2, a2), x4, fmaf(a1, x2, a0))
+    return fmaf(a4, x8, q)
+
+
+def _log1pf(f):
+    """Section 4.1: ln(1 + f) = fma(f^2, Q(f), f), float32."""
+    q, f2 = _estrin9(f, _LOG1PF_Q)
+    return fmaf(f2, q, f)
+
+
+def _add_eln2f(e, lm):
+    """e ln 2 + lm = fma(e, LN2F_HI, fma(e, LN2F_LO, lm)), float32."""
+    return fmaf(e, _LN2F_HI, fmaf(e, _LN2F_LO, lm))
 
 
 def _dtype_kind(dtype):
@@ -447,27 +521,19 @@ def _split_f64(f):
 
 
 def _radius_f32(x1):
-    """r = sqrt(-2 ln u1), u1 = (x1 + 1) 2**-32, section 4.1."""
+    """r = sqrt(-2 ln u1), u1 = (x1 + 1) 2**-32 = 2**(E-32) (1 + f), section 4.1."""
     x1 = np.asarray(x1, dtype=np.uint64)
-    one = np.float32(1.0)
-    caseA = x1 < np.uint64(_T32)
-    # case A: x1 + 1 <= 2**31 rounded once
-    f = _int_to_f32(x1 + np.uint64(1))
-    m, E = _split_f32(f)
-    eA = E - 32
-    numA = m - one
-    denA = m + one
-    # case B
-    D = np.uint64(0xFFFFFFFF) - x1  # x1 <= 0xFFFFFFFF: never wraps
-    d = _int_to_f32(D) * np.float32(2.0 ** -32)
-    numB = -d
-    denB = np.float32(2.0) - d
-    num = np.where(caseA, numA, numB)
-    den = np.where(caseA, denA, denB)
-    e = np.where(caseA, eA, 0)
-    lm = _log_core(num, den, _LOGF_C8)
-    ef = _int_to_f32(e)
-    L = -(ef * _LN2F_HI + (lm + ef * _LN2F_LO))
+    # E: from x1 + 1 rounded once to float32 below 0x7FFFFFFF, else 31 or 32
+    F = _int_to_f32(x1 + np.uint64(1))
+    fb = F.view(np.uint32).astype(np.int64)
+    E = (fb >> 23) - 127
+    E = np.where(((fb & 0x7FFFFF) | 0x3F800000) >= _M_HALVE_BITS32, E + 1, E)
+    E = np.where(x1 < np.uint64(_X_LOW32), E, np.where(x1 < np.uint64(_X_SQRT2_32), 31, 32))
+    # M = x1 + 1 - 2**E, an exact integer, |M| < 2**31
+    M = x1.astype(np.int64) + 1 - (np.int64(1) << E.astype(np.int64))
+    assert np.all(np.abs(M) < 2 ** 31)
+    f = _int_to_f32(M) * np.ldexp(np.float32(1), -E).astype(np.float32)   # exact scaling
+    L = -_add_eln2f(_int_to_f32(E - 32), _log1pf(f))
     return np.sqrt(L + L)
 
 
@@ -513,8 +579,9 @@ def _angle_f32(x2):
     q = kk & 3
     t = _int_to_f32(j) * np.float32(2.0 ** -22)
     t2 = t * t
-    sp = t * _horner(t2, _SINF_S[::-1])
-    cp = np.float32(1.0) + t2 * _horner(t2, _COSF_C[::-1])
+    rest = fmaf(t2, fmaf(fmaf(_SINF_S[2], t2, _SINF_S[1]), t2, _SINF_S[0]), _SINF_S1LO)
+    sp = fmaf(t, _SINF_S1, t * rest)
+    cp = fmaf(t2, fmaf(fmaf(fmaf(_COSF_C[3], t2, _COSF_C[2]), t2, _COSF_C[1]), t2, _COSF_C[0]), np.float32(1))
     return _rotate(q, cp, sp)
 
 
@@ -569,7 +636,7 @@ def ref_normal(seed, stream, first, n, mean, std, dtype):
         x1, x2, is_cos = _words32_pairs(seed, stream, first, n)
         zc, zs = box_muller_f32(x1, x2)
         z = np.where(is_cos, zc, zs)
-        v = np.float32(mean) + np.float32(std) * z
+        v = fmaf(np.float32(std), z, np.float32(mean))
     return _finish(v, kind)
 
 
@@ -675,7 +742,8 @@ def trunc_normal_setup(mean, std, a, b, dtype):
     if wide:
         ft = np.float64
     thr = {"both": 0.5, "low": math.inf, "high": -math.inf}[mode]
-    pc = 0.075 if k == 0 else math.inf
+    # central region: p >= 2**-8 in the float32 rule, p >= 0.075 (AS 241) in f64
+    pc = (0.075 if ft is np.float64 else float(_NDTRIF_PC)) if k == 0 else math.inf
     with np.errstate(over="ignore"):  # e.g. a scaled cA that is unused
         rounded = {name: ft(val) for name, val in
                    (("cA", cA), ("cB", cB), ("W", W), ("lnS", lnS))}
@@ -696,10 +764,7 @@ def _ln_pos(p):
     """ln p for positive normal p (float32 or float64 array), section 6."""
     if p.dtype == np.float32:
         m, E = _split_f32(p)
-        one = np.float32(1.0)
-        lm = _log_core(m - one, m + one, _LOGF_C)
-        fE = _int_to_f32(E)
-        return fE * _LN2F_HI + (lm + fE * _LN2F_LO)
+        return _add_eln2f(_int_to_f32(E), _log1pf(m - np.float32(1.0)))
     m, E = _split_f64(p)
     one = np.float64(1.0)
     lm = _log_core(m - one, m + one, _LOG_C)
@@ -707,17 +772,54 @@ def _ln_pos(p):
     return fE * _LN2_HI + (lm + fE * _LN2_LO)
 
 
+def _ndtri_low_f32(p, lnS, pc):
+    """Section 6, float32 rule: central z = (2p - 1) P(w), w = -ln(4p(1 - p));
+    tail: PPND7's tail rationals in r = sqrt(lnS - ln p), with fmas."""
+    f32 = np.float32
+    cf = {k: [f32(c) for c in v] for k, v in _PPND7.items()}
+    one = f32(1.0)
+
+    def h(r, cs):  # cs low..high, fma Horner from the highest coefficient down
+        acc = fmaf(cs[-1], r, cs[-2])
+        for c in reversed(cs[:-2]):
+            acc = fmaf(acc, r, c)
+        return acc
+
+    with np.errstate(all="ignore"):
+        p4 = f32(4.0) * p
+        w = -_ln_pos(np.where(p > 0, fmaf(-p4, p, p4), one).astype(f32))
+        z_c = fmaf(f32(2.0), p, f32(-1.0)) * _estrin10(w, _NDTRIF_P)
+        pt = np.where(p >= pc, f32(0.25), p).astype(f32)   # the log needs a normal p
+        r = np.sqrt(f32(lnS) - _ln_pos(pt))
+        r1 = r - f32(_AS241_CONST2)
+        z_t1 = -(h(r1, cf["c"]) / h(r1, [one] + cf["d"]))
+        r2 = r - f32(_AS241_SPLIT2)
+        z_t2 = -(h(r2, cf["e"]) / h(r2, [one] + cf["f"]))
+        z_t = np.where(r <= f32(_AS241_SPLIT2), z_t1, z_t2)
+    return np.where(p >= pc, z_c, z_t).astype(f32)
+
+
 def ndtri_low(p, lnS, pc):
-    """AS 241 for a lower-tail (possibly 2**k-scaled) probability p.
-    PPND7 for float32 arrays, PPND16 for float64 arrays.  Evaluated on all
-    lanes (both branches), the branch picked per lane."""
+    """The inverse normal CDF of section 6 at a lower-tail (possibly
+    2**k-scaled) probability p: the float32 rule for float32 arrays, AS 241
+    PPND16 for float64 arrays.  Evaluated on all lanes (every branch), the
+    branch picked per lane."""
     p = np.asarray(p)
     ft = np.float32 if p.dtype == np.float32 else np.float64
-    coef = _PPND7 if ft is np.float32 else _PPND16
-    cf = {k: [ft(c) for c in v] for k, v in coef.items()}
+    pc = ft(pc)
+    central = p >= pc
+    tail = ~central
+    if np.any(tail):
+        pt = p[tail]
+        # The spec's log is defined for positive normal p only.
+        tiny = np.finfo(ft).tiny
+        assert np.all(pt >= tiny) and np.all(np.isfinite(pt)), \
+            f"tail branch reached with a non-normal p: {pt[(pt < tiny) | ~np.isfinite(pt)][:5]}"
+    if ft is np.float32:
+        return _ndtri_low_f32(p, lnS, pc)
+    cf = {k: [ft(c) for c in v] for k, v in _PPND16.items()}
     one = ft(1.0)
     lnS = ft(lnS)
-    pc = ft(pc)
 
     def num(r, cs):  # cs low..high
         return _horner(r, cs[::-1])
@@ -737,14 +839,6 @@ def ndtri_low(p, lnS, pc):
         r2 = r - ft(_AS241_SPLIT2)
         z_t2 = -(num(r2, cf["e"]) / den(r2, cf["f"]))
         z_t = np.where(r <= ft(_AS241_SPLIT2), z_t1, z_t2)
-    central = p >= pc
-    tail = ~central
-    if np.any(tail):
-        pt = p[tail]
-        # The spec's log is defined for positive normal p only.
-        tiny = np.finfo(ft).tiny
-        assert np.all(pt >= tiny) and np.all(np.isfinite(pt)), \
-            f"tail branch reached with a non-normal p: {pt[(pt < tiny) | ~np.isfinite(pt)][:5]}"
     return np.where(central, z_c, z_t).astype(ft)
 
 
@@ -764,13 +858,18 @@ def ref_trunc_normal(seed, stream, first, n, mean, std, a, b, dtype):
         u = _int_to_f32(np.uint64(2) * (x >> np.uint64(9)) + np.uint64(1)) * np.float32(2.0 ** -24)
     with np.errstate(over="ignore", invalid="ignore"):
         v = ft(1.0) - u
-        plo = c["cA"] + u * c["W"]
-        phi = c["cB"] + v * c["W"]
+        if ft is np.float32:      # the float32 rule fuses these (section 6)
+            plo = fmaf(u, c["W"], c["cA"])
+            phi = fmaf(v, c["W"], c["cB"])
+        else:
+            plo = c["cA"] + u * c["W"]
+            phi = c["cB"] + v * c["W"]
         low_side = plo <= c["thr"]
         p = np.where(low_side, plo, phi)
     zl = ndtri_low(p, c["lnS"], c["pc"])
     z = np.where(low_side, zl, -zl)
-    out = np.minimum(np.maximum(c["mean"] + c["std"] * z, c["lo"]), c["hi"])
+    y = fmaf(c["std"], z, c["mean"]) if ft is np.float32 else c["mean"] + c["std"] * z
+    out = np.minimum(np.maximum(y, c["lo"]), c["hi"])
     assert out.dtype == ft
     assert not np.any(np.isnan(out)), "NaN in truncated normal reference"
     if c["wide"]:

@@ -29,4 +29,4 @@ def test_as241_coefficients_are_typed_once():
         with open(os.path.join(CSRC, name)) as f:
             text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
         assert not re.findall(r"\b\d\.\d{6,}(?:e[+-]?\d+)?", text), name
-        assert "FI_PPND7_A0" in text and "FI_PPND16_F7" in text, name
+        assert "FI_PPND7_C0" in text and "FI_PPND16_F7" in text and "FI_NDTRIF_P9" in text, name

@@ -375,3 +375,14 @@ def test_public_signatures_keep_their_names_defaults_and_keyword_only_options():
         fastinit.xavier_uniform_(np.empty((4, 4), np.float32), 1.0, 2.0)
     with pytest.raises(TypeError, match="uniform_"):
         fastinit.uniform_(np.empty(4, np.float32), layout="keras")
+
+
+def test_a_stream_version_1_record_is_refused_saying_so(tmp_path):
+    """Version 2 changed the float32 normal and truncated-normal bits: a record made by
+    version 1 cannot be regenerated, and the error says which version it came from."""
+    recs = fastinit.save_random({"w": ((40, 30), "float32", "kaiming_normal")}, tmp_path / "x.safetensors", seed=3)
+    assert fastinit.STREAM_VERSION == 2
+    rec = dict(recs["w"], stream_version=1)
+    buf = np.random.default_rng(fresh_seed()).standard_normal((40, 30)).astype(np.float32)
+    err = _untouched(lambda: fastinit.rewind_(buf, np.ones(buf.shape, bool), rec), ValueError, buf)
+    assert "made with stream version 1" in str(err) and "generates version 2" in str(err)

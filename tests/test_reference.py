@@ -106,8 +106,8 @@ def test_bits_word_order():
 
 def test_constants_match_stream_md_table():
     text = open(STREAM_MD).read()
-    table = dict(re.findall(r"\|\s*(FI_[A-Z]+_[A-Z]\d+)\s*\|\s*(-?0x[0-9a-fA-Fp.+\-]+)\s*", text))
-    assert len(table) == len(R.CONST_HEX) == 46
+    table = dict(re.findall(r"\|\s*(FI_[A-Z0-9]+_[A-Z0-9]+)\s*\|\s*(-?0x[0-9a-fA-Fp.+\-]+)\s*", text))
+    assert len(table) == len(R.CONST_HEX) == 57
     for name, hexstr in R.CONST_HEX.items():
         assert float.fromhex(table[name]) == float.fromhex(hexstr), name
     for name, hexstr in [("LN2F_HI", R.LN2F_HI_HEX), ("LN2F_LO", R.LN2F_LO_HEX),
@@ -118,28 +118,51 @@ def test_constants_match_stream_md_table():
 
 
 def test_constants_match_generator_definition():
-    """Section 5: Taylor coefficients rounded to nearest (f64, then f32)."""
+    """Section 5: f64, Taylor coefficients rounded to nearest; f32, minimax fits that
+    reach the accuracy the section claims, checked here in exact arithmetic (mpmath)
+    on a dense grid, independently of the Remez code that found them."""
     mp = pytest.importorskip("mpmath")
-    mp.mp.dps = 60
+    mp.mp.dps = 40
     hp = mp.pi / 2
-
-    def f32(x):
-        return float(np.float32(float(x)))
-
     expect = {}
-    for k in range(1, 9):
-        expect[f"FI_LOGF_C{k}"] = f32(mp.mpf(1) / (2 * k + 1))
     for k in range(1, 11):
         expect[f"FI_LOG_C{k}"] = float(mp.mpf(1) / (2 * k + 1))
-    for k in range(5):
-        expect[f"FI_SINF_S{2*k+1}"] = f32((-1) ** k * hp ** (2 * k + 1) / mp.factorial(2 * k + 1))
-        expect[f"FI_COSF_C{2*k+2}"] = f32((-1) ** (k + 1) * hp ** (2 * k + 2) / mp.factorial(2 * k + 2))
     for k in range(9):
         expect[f"FI_SIN_S{2*k+1}"] = float((-1) ** k * hp ** (2 * k + 1) / mp.factorial(2 * k + 1))
         expect[f"FI_COS_C{2*k+2}"] = float((-1) ** (k + 1) * hp ** (2 * k + 2) / mp.factorial(2 * k + 2))
-    assert set(expect) == set(R.CONST_HEX)
     for name, v in expect.items():
         assert float.fromhex(R.CONST_HEX[name]) == v, name
+    c = {k: mp.mpf(float.fromhex(v)) for k, v in R.CONST_HEX.items()}
+    assert float(c["FI_SINF_S1"]) == float(np.float32(float(hp)))
+    assert float(c["FI_SINF_S1LO"]) == float(np.float32(float(hp - c["FI_SINF_S1"])))
+    assert float(c["FI_NDTRIF_PC"]) == 2.0 ** -8
+
+    def poly(prefix, idx, x):
+        return sum(c[f"{prefix}{k}"] * x ** j for j, k in enumerate(idx))
+
+    def worst(F, G, a, b, n=400):
+        xs = [a + (b - a) * mp.mpf(i) / (n - 1) for i in range(n)]
+        return max(abs(F(x) / G(x) - 1) for x in xs if G(x) != 0) / mp.mpf(2) ** -24
+
+    # ln(1 + f) = f + f^2 Q(f): within 0.25 * 2^-24 relative (coefficients in f32)
+    e = worst(lambda f: f + f * f * poly("FI_LOG1PF_Q", range(9), f), mp.log1p, mp.mpf("-0.2929"),
+              mp.mpf("0.41421"))
+    assert e < 0.25, e
+    # sin, cos of pi t / 2 for |t| <= 1/2: within 0.25 * 2^-24 relative
+    s1 = c["FI_SINF_S1"] + c["FI_SINF_S1LO"]
+    e = worst(lambda t: t * (s1 + t * t * poly("FI_SINF_S", (3, 5, 7), t * t)),
+              lambda t: mp.sin(hp * t), mp.mpf("1e-6"), mp.mpf("0.5"))
+    assert e < 0.25, e
+    e = worst(lambda t: 1 + t * t * poly("FI_COSF_C", (2, 4, 6, 8), t * t), lambda t: mp.cos(hp * t), 0,
+              mp.mpf("0.5"))
+    assert e < 0.25, e
+    # central inverse CDF: (2p - 1) P(-ln(4p(1 - p))) = Phi^-1(p) within 0.25 * 2^-24 relative
+
+    def central(p):
+        return (2 * p - 1) * poly("FI_NDTRIF_P", range(10), -mp.log(4 * p * (1 - p)))
+
+    e = worst(central, lambda p: -mp.sqrt(2) * mp.erfinv(1 - 2 * p), mp.mpf(2) ** -8, mp.mpf("0.4999"), 300)
+    assert e < 0.25, e
 
 
 @pytest.mark.skipif(not os.path.exists(CONSTS_H), reason="csrc/fi_consts.h not present")
@@ -167,8 +190,10 @@ def test_ln2_split_facts():
 
 
 def test_thresholds_facts():
-    # f32 splits at u1 = 1/2 (x1 = 2**31); f64 at floor(2**53 / sqrt 2)
-    assert R._T32 == 2 ** 31
+    # f32 radius: E from a rounded x1 + 1 below 0x7FFFFFFF, E = 31 below
+    # 0xB504F333, the first x1 with x1 + 1 >= 2**31.5; f64 splits at floor(2**53 / sqrt 2)
+    assert R._X_LOW32 == 2 ** 31 - 1
+    assert (R._X_SQRT2_32 + 1) ** 2 >= 2 ** 63 > R._X_SQRT2_32 ** 2
     assert R._T64 == math.isqrt(2 ** 105) == 0x16A09E667F3BCC
     # 0x3FF6A09E667F3BCD is sqrt(2) rounded up
     ctx = decimal.Context(prec=60)
@@ -191,23 +216,29 @@ def test_uniform_word_mapping_is_exact():
     assert u.tolist() == [0.0, 0.0, 2.0 ** -53, 1 - 2.0 ** -53]
 
 
-def test_radius_case_a_facts():
-    """Section 4.1: f is x1 + 1 rounded once (exact while it fits in 24 bits);
-    m lies in [0x3F3504F3, 0x3FB504F3) as bits."""
+def test_radius_split_facts():
+    """Section 4.1: u1 = 2^(E-32) (1 + f) with M = x1 + 1 - 2^E exact, |M| < 2^31,
+    f = f32(M) 2^-E (one rounding: exact while M fits in 24 bits) in [-0.29290, 0.41422]."""
     seed = fresh_seed()
     rng = rng_for(seed)
     x1 = np.concatenate([np.arange(0, 4096), np.arange(2 ** 24 - 4096, 2 ** 24 + 4096),
-                         rng.integers(0, R._T32, 200000), np.arange(R._T32 - 4096, R._T32)]).astype(np.uint64)
-    f = R._int_to_f32(x1 + np.uint64(1))
-    small = x1 + np.uint64(1) < np.uint64(2 ** 24)
-    assert (f[small].astype(np.float64) == (x1[small] + np.uint64(1)).astype(np.float64)).all()
-    # one rounding: relative error of f at most 2**-24 everywhere
-    exact = x1.astype(np.float64) + 1
-    assert (np.abs(f.astype(np.float64) - exact) <= exact * 2.0 ** -24).all(), seed
-    m, E = R._split_f32(f)
-    mb = m.view(np.uint32)
-    assert ((mb >= 0x3F3504F3) & (mb < 0x3FB504F3)).all(), seed
-    assert (np.ldexp(m.astype(np.float64), E) == f.astype(np.float64)).all(), seed
+                         rng.integers(0, 2 ** 32, 400000),
+                         np.arange(R._X_LOW32 - 4096, R._X_LOW32 + 4096),
+                         np.arange(R._X_SQRT2_32 - 4096, R._X_SQRT2_32 + 4096),
+                         np.arange(2 ** 32 - 4096, 2 ** 32)]).astype(np.uint64)
+    F = R._int_to_f32(x1 + np.uint64(1))
+    fb = F.view(np.uint32).astype(np.int64)
+    E = (fb >> 23) - 127
+    E = np.where(((fb & 0x7FFFFF) | 0x3F800000) >= 0x3FB504F3, E + 1, E)
+    E = np.where(x1 < np.uint64(R._X_LOW32), E, np.where(x1 < np.uint64(R._X_SQRT2_32), 31, 32))
+    assert E.min() >= 0 and E.max() <= 32
+    M = x1.astype(np.int64) + 1 - (np.int64(1) << E)
+    assert (np.abs(M) < 2 ** 31).all(), seed
+    f = R._int_to_f32(M).astype(np.float64) * 2.0 ** -E
+    assert f.min() >= -0.29290 and f.max() <= 0.41422, seed
+    small = np.abs(M) < 2 ** 24
+    exact = (x1.astype(np.float64) + 1) * 2.0 ** -32
+    assert ((1 + f[small]) * 2.0 ** (E[small] - 32) == exact[small]).all(), seed
 
 
 def test_angle_reduction_facts():
@@ -365,8 +396,9 @@ def test_normal_f32_accuracy():
     x1 = rng.integers(0, 2 ** 32, n, dtype=np.uint64)
     x2 = rng.integers(0, 2 ** 32, n, dtype=np.uint64)
     g1, g2 = np.meshgrid(np.array(EXTREME_X1, np.uint64), np.array(EXTREME_X2, np.uint64))
-    # also the neighbourhood of the case A / case B split, with random angles
-    near = np.arange(R._T32 - 2048, R._T32 + 2048, dtype=np.uint64)
+    # also the neighbourhoods of the splits of the exponent, with random angles
+    near = np.concatenate([np.arange(R._X_LOW32 - 2048, R._X_LOW32 + 2048, dtype=np.uint64),
+                           np.arange(R._X_SQRT2_32 - 2048, R._X_SQRT2_32 + 2048, dtype=np.uint64)])
     x1 = np.concatenate([x1, g1.ravel(), near])
     x2 = np.concatenate([x2, g2.ravel(), rng.integers(0, 2 ** 32, near.size, dtype=np.uint64)])
     zc, zs = R.box_muller_f32(x1, x2)

@@ -6,15 +6,21 @@
 The output is the whole header, byte for byte; tests/test_constants.py checks
 that csrc/fi_consts.h is exactly what this script prints.
 
-Two sets of constants, both part of the stream definition (changing one
+Three sets of constants, all part of the stream definition (changing one
 changes output bits):
 
-* log, sin and cos: Taylor coefficients rounded to nearest (mpmath at 60
-  digits, then to float64, then to float32 for the single-precision set).
+* float32 log, sin and cos (stream version 2): minimax polynomials, fitted
+  here by a Remez exchange in mpmath (deterministic: plain big-integer
+  arithmetic, the same digits on every machine) and rounded to nearest
+  float32.  Each fit minimises the error that reaches the result: relative
+  error of ln(1 + f) = f + f^2 Q(f), of sin(pi t / 2), and of cos(pi t / 2)
+  through 1 + t^2 C(t^2).
+* float64 log, sin and cos (unchanged since version 1): Taylor coefficients
+  rounded to nearest (mpmath at 60 digits, then to float64).
   tests/reference.py holds the same values.
 * AS 241 (Wichura, Applied Statistics 37(3), 1988), the inverse normal CDF of
-  the truncated normal: the published decimal coefficients of PPND7 (float32
-  kernels) and PPND16 (float64 kernels), each correctly rounded once from the
+  the truncated normal: the published decimal coefficients of PPND7's tail
+  (float32 kernels) and PPND16 (float64 kernels), each correctly rounded once from the
   decimal to the working precision (which is what a C decimal literal with or
   without the f suffix does), plus the algorithm's fixed constants.  The
   script checks that rounding the decimal through float64 first (what
@@ -44,9 +50,7 @@ FOOTER = """
 
 # AS 241 published coefficients, lowest degree first (a0, a1, ...); the
 # denominators' constant term 1 is implicit (b1, b2, ...).
-PPND7 = {
-    "A": ["3.3871327179e+00", "5.0434271938e+01", "1.5929113202e+02", "5.9109374720e+01"],
-    "B": ["1.7895169469e+01", "7.8757757664e+01", "6.7187563600e+01"],
+PPND7 = {    # its tail rationals only: the float32 rule's central region is FI_NDTRIF_P
     "C": ["1.4234372777e+00", "2.7568153900e+00", "1.3067284816e+00", "1.7023821103e-01"],
     "D": ["7.3700164250e-01", "1.2021132975e-01"],
     "E": ["6.6579051150e+00", "3.0812263860e+00", "4.2868294337e-01", "1.7337203997e-02"],
@@ -75,6 +79,92 @@ PPND16 = {
 # AS 241 fixed constants: the central region's 0.425**2, the near tail's
 # shift, and the split between the two tails (r = sqrt(-ln p) <= 5).
 AS241_FIXED = {"CONST1": "0.180625", "CONST2": "1.6", "SPLIT2": "5.0"}
+AS241_FIXED_F32 = {"CONST2": "1.6", "SPLIT2": "5.0"}
+
+
+def remez(F, weight, a, b, degree, grid=1200, iterations=40):
+    """Coefficients (lowest degree first) of the polynomial p of the given degree
+    minimising max |weight(x) (p(x) - F(x))| over [a, b], by Remez's exchange on a
+    dense Chebyshev grid; returns (coefficients, the levelled error)."""
+    a, b = mpmath.mpf(a), mpmath.mpf(b)
+    cheb = lambda k, n: a + (b - a) * (1 - mpmath.cos(mpmath.pi * k / (n - 1))) / 2
+    xs = [cheb(k, grid) for k in range(grid)]
+    fx = [F(x) for x in xs]
+    wx = [weight(x) for x in xs]
+    m = degree + 2
+    ref = [cheb(k, m) for k in range(m)]
+    level = None
+    for _ in range(iterations):
+        A = mpmath.matrix(m, m)
+        rhs = mpmath.matrix(m, 1)
+        for i, x in enumerate(ref):
+            for j in range(degree + 1):
+                A[i, j] = x ** j
+            A[i, degree + 1] = (-1) ** i / weight(x)
+            rhs[i] = F(x)
+        sol = mpmath.lu_solve(A, rhs)
+        coefs = [sol[j] for j in range(degree + 1)]
+        level = abs(sol[degree + 1])
+        err = [wx[i] * (mpmath.polyval(coefs[::-1], xs[i]) - fx[i]) for i in range(grid)]
+        # one extremum per run of equal sign, then keep m of them
+        runs, start = [], 0
+        for i in range(1, grid + 1):
+            if i == grid or (err[i] > 0) != (err[start] > 0):
+                runs.append(max(range(start, i), key=lambda k: abs(err[k])))
+                start = i
+        while len(runs) > m:
+            runs = runs[1:] if abs(err[runs[0]]) < abs(err[runs[-1]]) else runs[:-1]
+        worst = max(abs(e) for e in err)
+        if len(runs) < m or worst <= level * (1 + mpmath.mpf("1e-9")):
+            break
+        ref = [xs[k] for k in runs]
+    return coefs, level
+
+
+# float32 fits of stream version 2: (name prefix, first index, step, F, weight,
+# interval, degree).  The intervals are those the rule reaches (docs/STREAM.md
+# section 4): f = m - 1 with m in [1/sqrt2, sqrt2) (widened a little: the radius
+# picks m from a rounded integer), and t^2 in [0, 1/4].
+def _q_log1p(f):
+    return (mpmath.log1p(f) - f) / f ** 2 if f else mpmath.mpf(-0.5)
+
+
+def _sin_quarter_rest(t2):
+    """(sin(pi t / 2) / t - pi / 2) / t^2: sin(pi t / 2) = t (pi/2 + t^2 R(t^2))."""
+    t = mpmath.sqrt(t2)
+    return (mpmath.sin(mpmath.pi * t / 2) / t - mpmath.pi / 2) / t2 if t2 else -(mpmath.pi / 2) ** 3 / 6
+
+
+def _sin_quarter(t2):
+    t = mpmath.sqrt(t2)
+    return mpmath.sin(mpmath.pi * t / 2) / t if t2 else mpmath.pi / 2
+
+
+def _cos_quarter(t2):
+    return (mpmath.cos(mpmath.pi * mpmath.sqrt(t2) / 2) - 1) / t2 if t2 else -mpmath.pi ** 2 / 8
+
+
+# The central region of the float32 inverse CDF: p >= NDTRI_PC, where
+# w = -ln(4 p (1 - p)) <= -ln(4 PC (1 - PC)); z = (2p - 1) P(w) with
+# P(w) = sqrt2 erfinv(x) / x, x^2 = 1 - e^-w (so that x = 2p - 1).
+NDTRI_PC = mpmath.mpf(2) ** -8
+
+
+def _ndtri_central(w):
+    x = mpmath.sqrt(-mpmath.expm1(-w))
+    return mpmath.sqrt(2) * mpmath.erfinv(x) / x if w else mpmath.sqrt(mpmath.pi / 2)
+
+
+TINY = mpmath.mpf("1e-30")
+FITS_F32 = [
+    ("FI_LOG1PF_Q", 0, 1, _q_log1p, lambda f: max(f * f / abs(mpmath.log1p(f)) if f else TINY, TINY),
+     ("-0.29290", "0.41422"), 8),
+    ("FI_SINF_S", 3, 2, _sin_quarter_rest, lambda t2: max(t2, TINY) / _sin_quarter(t2), ("0", "0.25"), 2),
+    ("FI_COSF_C", 2, 2, _cos_quarter,
+     lambda t2: max(t2, TINY) / mpmath.cos(mpmath.pi * mpmath.sqrt(t2) / 2), ("0", "0.25"), 3),
+    ("FI_NDTRIF_P", 0, 1, _ndtri_central, lambda w: 1 / _ndtri_central(w),
+     ("0", -mpmath.log(4 * NDTRI_PC * (1 - NDTRI_PC)) * (1 + mpmath.mpf("1e-6"))), 9),
+]
 
 
 def f64(x):
@@ -121,29 +211,32 @@ def line(name, value, single, comment=None):
 
 def lines():
     out = []
-    # log: atanh series 1/(2k+1); float32 uses C1-C4 for |s| <= 0.1716
-    # (fi_logf) and C1-C8 for |s| <= 1/3 (the Box-Muller radius)
-    for k in range(1, 9):
-        out.append(line(f"FI_LOGF_C{k}", f32(mpmath.mpf(1) / (2 * k + 1)), True))
+    # float32 (version 2): minimax, lowest degree first
+    # pi/2 as a float32 and the float32 nearest the rest, for sin(pi t / 2)
+    s1 = f32(half_pi)
+    out.append(line("FI_SINF_S1", s1, True))
+    out.append(line("FI_SINF_S1LO", f32(half_pi - mpmath.mpf(s1)), True))
+    out.append(line("FI_NDTRIF_PC", float(NDTRI_PC), True))
+    with mpmath.workdps(30):
+        for prefix, first, step, F, weight, (a, b), degree in FITS_F32:
+            coefs, level = remez(F, weight, a, b, degree)
+            for k, c in enumerate(coefs):
+                out.append(line(f"{prefix}{first + step * k}", f32(c), True))
+    # float64 (version 1): log: atanh series 1/(2k+1)
     for k in range(1, 11):
         out.append(line(f"FI_LOG_C{k}", f64(mpmath.mpf(1) / (2 * k + 1)), False))
     # sin(t*pi/2) = t * sum S_{2k+1} t^{2k};  cos(t*pi/2) = 1 + sum C_{2k} t^{2k}
-    for k in range(5):
-        out.append(line(f"FI_SINF_S{2*k+1}",
-                        f32((-1) ** k * half_pi ** (2 * k + 1) / mpmath.factorial(2 * k + 1)), True))
-    for k in range(1, 6):
-        out.append(line(f"FI_COSF_C{2*k}", f32((-1) ** k * half_pi ** (2 * k) / mpmath.factorial(2 * k)), True))
     for k in range(9):
         out.append(line(f"FI_SIN_S{2*k+1}",
                         f64((-1) ** k * half_pi ** (2 * k + 1) / mpmath.factorial(2 * k + 1)), False))
     for k in range(1, 10):
         out.append(line(f"FI_COS_C{2*k}", f64((-1) ** k * half_pi ** (2 * k) / mpmath.factorial(2 * k)), False))
-    # AS 241: FI_PPND7_A0 .. (float32), FI_PPND16_A0 .. (float64); numerators
+    # AS 241: FI_PPND7_C0 .. (float32), FI_PPND16_A0 .. (float64); numerators
     # A, C, E from degree 0, denominators B, D, F from degree 1
     for prefix, table, single, conv in (("FI_PPND7", PPND7, True, as241_f32),
                                         ("FI_PPND16", PPND16, False, as241_f64)):
         out.append("")
-        for name, decimal in AS241_FIXED.items():
+        for name, decimal in (AS241_FIXED_F32 if single else AS241_FIXED).items():
             out.append(line(f"{prefix}_{name}", conv(decimal), single, f"AS 241: {decimal}"))
         for letter, coefs in table.items():
             start = 0 if letter in "ACE" else 1
