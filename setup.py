@@ -1,7 +1,8 @@
 """Build the fastinit C kernels and their Cython bridge.
 
 The C flags pin the floating-point semantics the stream rule relies on
-(docs/STREAM.md): no contraction into fused multiply-adds, no fast-math.
+(docs/STREAM.md): no contraction into fused multiply-adds beyond the ones the
+rule writes out, no fast-math.
 """
 import platform
 import sys
@@ -17,6 +18,10 @@ macros = []
 if platform.machine().lower() in ("x86_64", "amd64"):
     c_sources += ["csrc/fi_avx2.c", "csrc/fi_avx512.c"]
     macros.append(("FI_HAVE_X86_SIMD", "1"))
+# The NEON kernels (every AArch64 CPU has Advanced SIMD and its FMA).
+if platform.machine().lower() in ("aarch64", "arm64"):
+    c_sources += ["csrc/fi_neon.c"]
+    macros.append(("FI_HAVE_NEON", "1"))
 
 if sys.platform == "win32":
     # the kernels use GCC/Clang builtins, vector extensions and POSIX threads

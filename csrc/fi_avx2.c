@@ -15,6 +15,7 @@
 #define FI_VSQRTD(x) fi_vsqrtd_avx2(x)
 #define FI_VFMAF(a, b, c) fi_vfmaf_avx2(a, b, c)
 #define FI_VANY(m) fi_vany_avx2(m)
+#define FI_STORE_FENCE() _mm_sfence()
 #define FI_VCVT_U64_F64(x) ((vf64)fi_cvt_u64_f64_avx2((fi_vu64_avx2)(x)))
 
 /* u64 lanes below 2^53 to double, exactly: (2^84 + hi 2^32) - 2^84 + lo,
@@ -182,4 +183,6 @@ static inline void store_bf16_avx2(uint16_t *o, rvf32 v, int nt)
 
 #include "fi_vdrive.h"
 
+#else
+typedef int fi_avx2_not_built;   /* ISO C wants a non-empty translation unit */
 #endif

@@ -15,6 +15,7 @@
 #define FI_VSQRTD(x) fi_vsqrtd_avx512(x)
 #define FI_VFMAF(a, b, c) fi_vfmaf_avx512(a, b, c)
 #define FI_VANY(m) fi_vany_avx512(m)
+#define FI_STORE_FENCE() _mm_sfence()
 #define FI_VCVT_U64_F64(x) __builtin_convertvector((x), vf64)
 
 typedef uint32_t rvu32 __attribute__((vector_size(FI_RL * 4)));
@@ -179,4 +180,6 @@ static inline void store_bf16_avx512(uint16_t *o, rvf32 v, int nt)
 
 #include "fi_vdrive.h"
 
+#else
+typedef int fi_avx512_not_built;   /* ISO C wants a non-empty translation unit */
 #endif

@@ -17,8 +17,13 @@ enum { FI_OUT_F32 = 0, FI_OUT_F64 = 1, FI_OUT_F16 = 2, FI_OUT_BF16 = 3, FI_OUT_C
 extern const unsigned char fi_out_itemsize[FI_OUT_COUNT];
 #define FI_MAX_ITEMSIZE 8
 
-/* SIMD levels, and their names as fastinit shows them (fi_runtime.c). */
+/* SIMD levels of this architecture, and their names as fastinit shows them
+ * (fi_runtime.c): x86-64 scalar, avx2, avx512; AArch64 scalar, neon. */
+#if defined(FI_HAVE_NEON)
+enum { FI_LEVEL_SCALAR = 0, FI_LEVEL_NEON = 1, FI_LEVEL_COUNT = 2 };
+#else
 enum { FI_LEVEL_SCALAR = 0, FI_LEVEL_AVX2 = 1, FI_LEVEL_AVX512 = 2, FI_LEVEL_COUNT = 3 };
+#endif
 extern const char *const fi_level_names[FI_LEVEL_COUNT];
 
 /* What a fill writes (the bridge's BITS, UNIFORM, ...; fi_wrap.h picks the
@@ -42,6 +47,9 @@ extern const fi_kernel_table fi_kernels_scalar;
 #if defined(FI_HAVE_X86_SIMD)
 extern const fi_kernel_table fi_kernels_avx2;
 extern const fi_kernel_table fi_kernels_avx512;
+#endif
+#if defined(FI_HAVE_NEON)
+extern const fi_kernel_table fi_kernels_neon;
 #endif
 
 #endif

@@ -45,6 +45,9 @@ int fi_detect_level(void)
     if (avx2)
         return FI_LEVEL_AVX2;
 #endif
+#if defined(FI_HAVE_NEON)
+    return FI_LEVEL_NEON;          /* Advanced SIMD is part of every AArch64 CPU */
+#endif
     return FI_LEVEL_SCALAR;
 }
 
@@ -53,7 +56,11 @@ const unsigned char fi_out_itemsize[FI_OUT_COUNT] = {
 };
 
 const char *const fi_level_names[FI_LEVEL_COUNT] = {
+#if defined(FI_HAVE_NEON)
+    [FI_LEVEL_SCALAR] = "scalar", [FI_LEVEL_NEON] = "neon",
+#else
     [FI_LEVEL_SCALAR] = "scalar", [FI_LEVEL_AVX2] = "avx2", [FI_LEVEL_AVX512] = "avx512",
+#endif
 };
 
 static int fi_level = -1;
@@ -65,6 +72,10 @@ const fi_kernel_table *fi_table_for(int level)
         return &fi_kernels_avx512;
     if (level == FI_LEVEL_AVX2)
         return &fi_kernels_avx2;
+#endif
+#if defined(FI_HAVE_NEON)
+    if (level >= FI_LEVEL_NEON)
+        return &fi_kernels_neon;
 #endif
     (void)level;
     return &fi_kernels_scalar;

@@ -1,5 +1,5 @@
 /* The SIMD fill kernels, written once over the primitives of an ISA file
- * (fi_avx512.c, fi_avx2.c).  Each kernel runs the scalar kernel of
+ * (fi_avx512.c, fi_avx2.c, fi_neon.c).  Each kernel runs the scalar kernel of
  * fi_fill.c on the few elements before the first block boundary and after
  * the last whole group, and the vector code on whole groups of FI_NREG
  * registers in between; both give the same bits.
@@ -19,6 +19,7 @@
  *   FI_V(split64)(a, b, &even, &odd), FI_V(join64)(e, o, &a, &b)   pairs of 64-bit words
  *   FI_V(store_u32), FI_V(store_f32), FI_V(store_f16), FI_V(store_bf16), FI_V(store_f64):
  *                               (pointer, register, nt) with nt: streaming store to an aligned address
+ *   FI_STORE_FENCE()            orders streaming stores before the kernel returns
  */
 #include "fi_fill.h"
 #include "fi_kernels.h"
@@ -94,7 +95,7 @@ static inline vu64 FI_V(wide64)(const FI_VI *r)
                 __VA_ARGS__                                                       \
             }                                                                     \
             if (nt)                                                               \
-                _mm_sfence();                                                     \
+                FI_STORE_FENCE();                                                 \
         }                                                                         \
         if (i < n)                                                                \
             SCALAR(out + i, n - i, s, first + i, p_);                             \

@@ -1,6 +1,6 @@
 /* Vector twins of the scalar rules in fi_dist.h, written once with GCC/Clang
  * vector extensions and instantiated per SIMD width by the ISA files
- * (fi_avx512.c, fi_avx2.c).  Every lane performs the same IEEE operations
+ * (fi_avx512.c, fi_avx2.c, fi_neon.c).  Every lane performs the same IEEE operations
  * in the same order as the scalar code; branches become "compute both,
  * select", so the selected lane is bit-identical to the scalar result, and
  * every fused multiply-add of the scalar rule (fi_fmaf) is one FI_VFMAF.

@@ -31,7 +31,7 @@ from . import _buffers, _kernels
 from ._checks import check_real, check_uint64
 from ._fans import Fans
 from ._generator import STREAM_VERSION, Generator, default_generator
-from ._truncation import trunc_params
+from ._truncation import f32_values, trunc_params
 
 __all__ = ["Draw", "Source", "Fill", "Rule", "FILLS", "run", "check", "lookup", "to_record", "from_record"]
 
@@ -93,8 +93,7 @@ class Draw:
                 return _kernels.TRUNC, values
             if narrow:                       # too narrow for float32 probabilities: the f64 rule
                 return _kernels.TRUNC_WIDE, values
-            with np.errstate(over="ignore"):
-                return _kernels.TRUNC, tuple(float(np.float32(v)) for v in values)
+            return _kernels.TRUNC, f32_values(values)
         if kind == "constant":
             return _kernels.PATTERN, (_buffers.constant_bytes(code, p["val"], check=True),)
         if kind == "bits":

@@ -22,7 +22,7 @@ cdef extern from "fi_kernels.h" nogil:
     const unsigned char fi_out_itemsize[]
 
     enum:
-        FI_LEVEL_SCALAR, FI_LEVEL_AVX2, FI_LEVEL_AVX512, FI_LEVEL_COUNT
+        FI_LEVEL_SCALAR, FI_LEVEL_COUNT
     const char *const fi_level_names[]
 
     enum:
@@ -43,9 +43,6 @@ cdef extern from "fi_dist.h" nogil:
 
     ctypedef struct fi_trunc_f64_params:
         double mean, std, lo, hi, cA, cB, W, thr, pc, lnS
-
-    # where the float32 rule's central region starts (fi_consts.h)
-    float FI_NDTRIF_PC
 
 
 cdef extern from "fi_fill.h" nogil:

@@ -189,10 +189,7 @@ cdef int _set_params(int kind, int code, size_t itemsize, tuple params, _Params 
             P.trunc32.mean, P.trunc32.std = <float>t.mean, <float>t.std
             P.trunc32.lo, P.trunc32.hi = <float>t.lo, <float>t.hi
             P.trunc32.cA, P.trunc32.cB, P.trunc32.W = <float>t.cA, <float>t.cB, <float>t.W
-            P.trunc32.thr, P.trunc32.lnS = <float>t.thr, <float>t.lnS
-            # pc is the f64 rule's (0.075, or +inf in a rescaled tail); the
-            # f32 rule's central region starts at 2^-8 (docs/STREAM.md section 6)
-            P.trunc32.pc = FI_NDTRIF_PC if t.pc < float("inf") else <float>t.pc
+            P.trunc32.thr, P.trunc32.pc, P.trunc32.lnS = <float>t.thr, <float>t.pc, <float>t.lnS
         p[0] = P
     else:
         value = params[0]

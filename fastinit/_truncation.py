@@ -11,6 +11,8 @@ platform.
 """
 import math
 
+import numpy as np
+
 _TINY = 2.0 ** -64          # below this near-bound mass, rescale by 2^k
 _NARROW = 2.0 ** -4         # W below this times the base probability: "narrow"
 _TOO_NARROW = 2.0 ** -40    # ... below this: no resolution left, rejected
@@ -67,6 +69,23 @@ def lower_tail(x):
 _FAR = 40.0
 
 
+# Where the central region of the inverse CDF starts when the tail is not
+# rescaled: AS 241's 0.075 in the f64 rule, 2^-8 in the f32 rule (docs/STREAM.md
+# section 6; FI_NDTRIF_PC of csrc/fi_consts.h).
+CENTRAL_F64 = 0.075
+CENTRAL_F32 = 2.0 ** -8
+
+
+def f32_values(values):
+    """The constants of the f32 rule from trunc_params' values: its own central
+    limit, and every value rounded to float32."""
+    values = list(values)
+    if values[8] == CENTRAL_F64:
+        values[8] = CENTRAL_F32
+    with np.errstate(over="ignore"):
+        return tuple(float(np.float32(v)) for v in values)
+
+
 def trunc_params(mean, std, a, b):
     """Constants of one truncated-normal fill, in float64.
 
@@ -103,6 +122,6 @@ def trunc_params(mean, std, a, b):
     if not W > _TOO_NARROW * base:
         raise ValueError(f"{where} is too narrow to sample: it holds a fraction {W:.3g} of the probability "
                          "around it; widen it, or fill uniform_(buf, a, b)")
-    pc = 0.075 if k == 0 else math.inf
+    pc = CENTRAL_F64 if k == 0 else math.inf
     lnS = k * 0.6931471805599453
     return (mean, std, a, b, cA, cB, W, thr, pc, lnS), W < _NARROW * base
