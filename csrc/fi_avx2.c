@@ -16,6 +16,10 @@
 #define FI_VFMAF(a, b, c) fi_vfmaf_avx2(a, b, c)
 #define FI_VANY(m) fi_vany_avx2(m)
 #define FI_STORE_FENCE() _mm_sfence()
+/* maxps(a, b) is a > b ? a : b and minps(a, b) a < b ? a : b, exactly as
+ * fi_vmath.h needs them (FI_R is 1 here) */
+#define FI_VMAXF(a, b) ((vf32)_mm256_max_ps((__m256)(a), (__m256)(b)))
+#define FI_VMINF(a, b) ((vf32)_mm256_min_ps((__m256)(a), (__m256)(b)))
 #define FI_VCVT_U64_F64(x) ((vf64)fi_cvt_u64_f64_avx2((fi_vu64_avx2)(x)))
 
 /* u64 lanes below 2^53 to double, exactly: (2^84 + hi 2^32) - 2^84 + lo,

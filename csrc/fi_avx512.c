@@ -16,6 +16,10 @@
 #define FI_VFMAF(a, b, c) fi_vfmaf_avx512(a, b, c)
 #define FI_VANY(m) fi_vany_avx512(m)
 #define FI_STORE_FENCE() _mm_sfence()
+/* maxps(a, b) is a > b ? a : b and minps(a, b) a < b ? a : b, exactly as
+ * fi_vmath.h needs them (FI_R is 1 here) */
+#define FI_VMAXF(a, b) ((vf32)_mm512_max_ps((__m512)(a), (__m512)(b)))
+#define FI_VMINF(a, b) ((vf32)_mm512_min_ps((__m512)(a), (__m512)(b)))
 #define FI_VCVT_U64_F64(x) __builtin_convertvector((x), vf64)
 
 typedef uint32_t rvu32 __attribute__((vector_size(FI_RL * 4)));

@@ -180,11 +180,30 @@ FI_VDRIVE(FI_V(kernel_normal_f64), double, 2, FI_G64, fi_normal_f64, {
 
 /* ---- truncated normal ------------------------------------------------------ */
 
+/* the inverse CDF a piece at a time over the group's registers (fi_vmath.h) */
 #define FI_TRUNC32(NAME, OUT_T, SCALAR, STORE)                                    \
     FI_VDRIVE(NAME, OUT_T, 4, FI_G32, SCALAR, {                                   \
         const fi_trunc_f32_params *p = (const fi_trunc_f32_params *)p_;          \
-        for (int k = 0; k < FI_NREG; k += FI_R)                                   \
-            FI_STORE_WIDE(STORE, o + k * FI_RL, FI_V(trunc_f32)(FI_V(wide32)(r + k), p), fi_wf32, FI_RL); \
+        enum { M = FI_NREG / FI_R };                                              \
+        vf32 pr[M], z[M];                                                         \
+        vs32 low[M], central[M];                                                  \
+        int any_central = 0, any_tail = 0;                                        \
+        for (int m = 0; m < M; m++) {                                             \
+            pr[m] = FI_V(trunc_p_f32)(FI_V(wide32)(r + m * FI_R), p, &low[m]);    \
+            central[m] = (vs32)(pr[m] >= p->pc);                                  \
+            any_central |= FI_VANY(central[m]);                                   \
+            any_tail |= FI_VANY(~central[m]);                                     \
+        }                                                                         \
+        for (int m = 0; m < M; m++)                                               \
+            z[m] = any_central ? FI_V(ndtri_central_f32)(pr[m]) : FI_K(0.0f);      \
+        if (any_tail)                                                             \
+            for (int m = 0; m < M; m++)                                           \
+                if (FI_VANY(~central[m]))                                         \
+                    z[m] = FI_V(sel_f32)(central[m], z[m],                        \
+                                         FI_V(ndtri_tail_f32)(pr[m], central[m], p->lnS)); \
+        for (int m = 0; m < M; m++)                                               \
+            FI_STORE_WIDE(STORE, o + m * FI_R * FI_RL, FI_V(trunc_out_f32)(z[m], low[m], p), \
+                          fi_wf32, FI_RL);                                        \
     })
 
 FI_TRUNC32(FI_V(kernel_trunc_f32), float, fi_trunc_f32, FI_V(store_f32))

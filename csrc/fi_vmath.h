@@ -40,6 +40,14 @@ static inline vf64 FI_V(sel_f64)(vs64 m, vf64 a, vf64 b)
 static inline vf32 FI_V(bcast_f32)(float x) { return ((vf32){0} + 1.0f) * x; }
 static inline vf64 FI_V(bcast_f64)(double x) { return ((vf64){0} + 1.0) * x; }
 
+/* (a > b ? a : b) and (a < b ? a : b) lane by lane, exactly (signed zeros
+ * included); an ISA file may define them as one instruction with these
+ * semantics (x86 maxps/minps) */
+#ifndef FI_VMAXF
+#define FI_VMAXF(a, b) FI_V(sel_f32)((vs32)((a) > (b)), a, b)
+#define FI_VMINF(a, b) FI_V(sel_f32)((vs32)((a) < (b)), a, b)
+#endif
+
 /* a * b + c with one rounding; constants broadcast with FI_V(bcast_f32) */
 static inline vf32 FI_V(fma)(vf32 a, vf32 b, vf32 c) { return FI_VFMAF(a, b, c); }
 #define FI_K(x) FI_V(bcast_f32)(x)
@@ -224,42 +232,62 @@ static inline void FI_V(bm_angle_f64)(vu64 X2, vf64 *c, vf64 *s)
  * rationals share a Horner chain over blended coefficients, and the central
  * and tail quotients share the divide.  Each lane still performs exactly
  * the scalar sequence of its own branch. */
-/* fi_ndtri_low_f32, lane by lane; each region is computed only when some lane
- * is in it (the tail is rare in the common intervals). */
-static inline vf32 FI_V(ndtri_low_f32)(vf32 p, float pc, float lnS)
+/* fi_ndtri_low_f32, lane by lane, in pieces that the kernels run over a whole
+ * group of registers one piece at a time (short dependency chains side by
+ * side keep the core busy); each region is computed only when some lane is in
+ * it (the tail is rare in the common intervals). */
+static inline vf32 FI_V(ndtri_central_f32)(vf32 p)
+{
+    vf32 p4 = 4.0f * p;
+    vf32 w = -FI_V(logf)(FI_V(fma)(-p4, p, p4));
+    vf32 w2 = w * w, w4 = w2 * w2, w8 = w4 * w4;
+    vf32 a0 = FI_V(fma)(FI_K(FI_NDTRIF_P1), w, FI_K(FI_NDTRIF_P0));
+    vf32 a1 = FI_V(fma)(FI_K(FI_NDTRIF_P3), w, FI_K(FI_NDTRIF_P2));
+    vf32 a2 = FI_V(fma)(FI_K(FI_NDTRIF_P5), w, FI_K(FI_NDTRIF_P4));
+    vf32 a3 = FI_V(fma)(FI_K(FI_NDTRIF_P7), w, FI_K(FI_NDTRIF_P6));
+    vf32 a4 = FI_V(fma)(FI_K(FI_NDTRIF_P9), w, FI_K(FI_NDTRIF_P8));
+    vf32 P = FI_V(fma)(FI_V(fma)(a3, w2, a2), w4, FI_V(fma)(a1, w2, a0));
+    P = FI_V(fma)(a4, w8, P);
+    return FI_V(fma)(FI_K(2.0f), p, FI_K(-1.0f)) * P;
+}
+
+/* the tail (PPND7's tail rationals) for the lanes outside `central`; those
+ * lanes take a p that keeps the log finite, and their result is unused */
+static inline vf32 FI_V(ndtri_tail_f32)(vf32 p, vs32 central, float lnS)
 {
 #define FI_H3(c3, c2, c1, c0, r) FI_V(fma)(FI_V(fma)(FI_V(fma)(c3, r, c2), r, c1), r, c0)
-    vs32 central = (vs32)(p >= pc);
-    vf32 zc = FI_K(0.0f), zt = FI_K(0.0f);
-    if (FI_VANY(central)) {
-        vf32 p4 = 4.0f * p;
-        vf32 w = -FI_V(logf)(FI_V(fma)(-p4, p, p4));
-        vf32 w2 = w * w, w4 = w2 * w2, w8 = w4 * w4;
-        vf32 a0 = FI_V(fma)(FI_K(FI_NDTRIF_P1), w, FI_K(FI_NDTRIF_P0));
-        vf32 a1 = FI_V(fma)(FI_K(FI_NDTRIF_P3), w, FI_K(FI_NDTRIF_P2));
-        vf32 a2 = FI_V(fma)(FI_K(FI_NDTRIF_P5), w, FI_K(FI_NDTRIF_P4));
-        vf32 a3 = FI_V(fma)(FI_K(FI_NDTRIF_P7), w, FI_K(FI_NDTRIF_P6));
-        vf32 a4 = FI_V(fma)(FI_K(FI_NDTRIF_P9), w, FI_K(FI_NDTRIF_P8));
-        vf32 P = FI_V(fma)(FI_V(fma)(a3, w2, a2), w4, FI_V(fma)(a1, w2, a0));
-        P = FI_V(fma)(a4, w8, P);
-        zc = FI_V(fma)(FI_K(2.0f), p, FI_K(-1.0f)) * P;
-    }
-    if (FI_VANY(~central)) {
-        /* lanes of the central region take a p that keeps the log finite */
-        vf32 pt = FI_V(sel_f32)(central, FI_K(0.25f), p);
-        vf32 rt = FI_VSQRTF(lnS - FI_V(logf)(pt));
-        vs32 near = (vs32)(rt <= FI_PPND7_SPLIT2);
+    vf32 pt = FI_V(sel_f32)(central, FI_K(0.25f), p);
+    vf32 rt = FI_VSQRTF(lnS - FI_V(logf)(pt));
+    vs32 near = (vs32)(rt <= FI_PPND7_SPLIT2);
 #define FI_SELC(x, y) FI_V(sel_f32)(near, FI_V(bcast_f32)(x), FI_V(bcast_f32)(y))
-        vf32 rr = FI_V(sel_f32)(near, rt - FI_PPND7_CONST2, rt - FI_PPND7_SPLIT2);
-        vf32 c = FI_H3(FI_SELC(FI_PPND7_C3, FI_PPND7_E3), FI_SELC(FI_PPND7_C2, FI_PPND7_E2),
-                       FI_SELC(FI_PPND7_C1, FI_PPND7_E1), FI_SELC(FI_PPND7_C0, FI_PPND7_E0), rr);
-        vf32 d = FI_V(fma)(FI_V(fma)(FI_SELC(FI_PPND7_D2, FI_PPND7_F2), rr, FI_SELC(FI_PPND7_D1, FI_PPND7_F1)), rr,
-                           FI_K(1.0f));
+    vf32 rr = FI_V(sel_f32)(near, rt - FI_PPND7_CONST2, rt - FI_PPND7_SPLIT2);
+    vf32 c = FI_H3(FI_SELC(FI_PPND7_C3, FI_PPND7_E3), FI_SELC(FI_PPND7_C2, FI_PPND7_E2),
+                   FI_SELC(FI_PPND7_C1, FI_PPND7_E1), FI_SELC(FI_PPND7_C0, FI_PPND7_E0), rr);
+    vf32 d = FI_V(fma)(FI_V(fma)(FI_SELC(FI_PPND7_D2, FI_PPND7_F2), rr, FI_SELC(FI_PPND7_D1, FI_PPND7_F1)), rr,
+                       FI_K(1.0f));
 #undef FI_SELC
-        zt = -(c / d);
-    }
 #undef FI_H3
-    return FI_V(sel_f32)(central, zc, zt);
+    return -(c / d);
+}
+
+/* the probability of section 6 for each lane: plo where `low`, else phi */
+static inline vf32 FI_V(trunc_p_f32)(vu32 x, const fi_trunc_f32_params *P, vs32 *low)
+{
+    vf32 u = FI_V(s32_to_f32)((vs32)(2u * (x >> 9) + 1u)) * 0x1p-24f;
+    vf32 v = 1.0f - u;
+    vf32 plo = FI_V(fma)(u, FI_K(P->W), FI_K(P->cA));
+    vf32 phi = FI_V(fma)(v, FI_K(P->W), FI_K(P->cB));
+    *low = (vs32)(plo <= P->thr);
+    return FI_V(sel_f32)(*low, plo, phi);
+}
+
+/* out = clamp(mean + std z), z = +-ndtri_low(p) by side */
+static inline vf32 FI_V(trunc_out_f32)(vf32 zl, vs32 low, const fi_trunc_f32_params *P)
+{
+    vf32 z = FI_V(sel_f32)(low, zl, -zl);
+    vf32 y = FI_V(fma)(FI_K(P->std), z, FI_K(P->mean));
+    y = FI_VMAXF(y, FI_K(P->lo));
+    return FI_VMINF(y, FI_K(P->hi));
 }
 
 static inline vf64 FI_V(ndtri_low_f64)(vf64 p, double pc, double lnS)
@@ -297,20 +325,6 @@ static inline vf64 FI_V(ndtri_low_f64)(vf64 p, double pc, double lnS)
 #undef FI_SELD
     vf64 z = FI_V(sel_f64)(central, q * a, c) / FI_V(sel_f64)(central, b, d);
     return FI_V(sel_f64)(central, z, -z);
-}
-
-static inline vf32 FI_V(trunc_f32)(vu32 x, const fi_trunc_f32_params *P)
-{
-    vf32 u = FI_V(s32_to_f32)((vs32)(2u * (x >> 9) + 1u)) * 0x1p-24f;
-    vf32 v = 1.0f - u;
-    vf32 plo = FI_V(fma)(u, FI_K(P->W), FI_K(P->cA));
-    vf32 phi = FI_V(fma)(v, FI_K(P->W), FI_K(P->cB));
-    vs32 low = (vs32)(plo <= P->thr);
-    vf32 z = FI_V(ndtri_low_f32)(FI_V(sel_f32)(low, plo, phi), P->pc, P->lnS);
-    z = FI_V(sel_f32)(low, z, -z);
-    vf32 y = FI_V(fma)(FI_K(P->std), z, FI_K(P->mean));
-    y = FI_V(sel_f32)((vs32)(y > P->lo), y, FI_V(bcast_f32)(P->lo));
-    return FI_V(sel_f32)((vs32)(y < P->hi), y, FI_V(bcast_f32)(P->hi));
 }
 
 static inline vf64 FI_V(trunc_f64)(vu64 X, const fi_trunc_f64_params *P)
