@@ -1,8 +1,8 @@
 """Threads and SIMD level: how fast a fill runs, never what it writes.
 
 At import, ``FASTINIT_NUM_THREADS`` sets the thread count (default: the CPUs
-this process may run on) and ``FASTINIT_SIMD=scalar|avx2|avx512`` caps the
-SIMD level (default: the best the CPU has).
+this process may run on) and ``FASTINIT_SIMD=scalar|avx2|avx512`` (on AArch64
+``scalar|neon``) caps the SIMD level (default: the best the CPU has).
 """
 import os
 import warnings
@@ -42,7 +42,8 @@ def get_num_threads():
 
 
 def simd_level():
-    """The SIMD level the kernels run at: ``'avx512'``, ``'avx2'`` or ``'scalar'``.
+    """The SIMD level the kernels run at: ``'avx512'``, ``'avx2'`` or ``'scalar'`` on
+    x86-64, ``'neon'`` or ``'scalar'`` on AArch64.
 
     Every level writes the same bits; ``FASTINIT_SIMD`` caps it for testing or
     for comparison.
