@@ -12,7 +12,6 @@ tests/data/golden.json.  Parameters are written as C hex floats (doubles,
 exactly what the Cython bridge receives) or, for constants, the element's
 bytes in hex.
 """
-import math
 import os
 import sys
 
@@ -21,8 +20,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests"))
 
-import fastinit  # noqa: E402
-from fastinit import _fill, _kernels, _truncation  # noqa: E402
+from fastinit import _kernels, _truncation  # noqa: E402
 from golden_cases import cases  # noqa: E402
 
 
@@ -53,7 +51,6 @@ def main(out=sys.stdout):
             out.write(f"case {cid} {arr.nbytes}\n")
             for kind, code, seed, stream, first, raw, params in calls:
                 at = np.frombuffer(raw, np.uint8).__array_interface__["data"][0] - base
-                kind = _kernels.BITS if kind == _kernels.BITS else kind
                 out.write(f"call {kind} {code} {seed} {stream} {first} {at} {len(raw)} {len(params)} "
                           + " ".join(_param(p) for p in params) + "\n")
             out.write("end\n")
@@ -76,7 +73,6 @@ def main(out=sys.stdout):
             else:
                 kind, vals = _kernels.TRUNC, _truncation.f32_values(values)
             out.write(f"sweep {kind} {code} {len(vals)} " + " ".join(_param(v) for v in vals) + "\n")
-    assert math.isfinite(fastinit.STREAM_VERSION)
 
 
 if __name__ == "__main__":
