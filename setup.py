@@ -38,6 +38,7 @@ extensions = [
         define_macros=macros,
         extra_compile_args=compile_args,
         extra_link_args=link_args,
+        libraries=["m"],          # fmaf/fma where the target has no FMA instruction
         depends=["csrc/fi_philox.h", "csrc/fi_dist.h", "csrc/fi_fill.h", "csrc/fi_consts.h",
                  "csrc/fi_kernels.h", "csrc/fi_runtime.h", "csrc/fi_alloc.h", "csrc/fi_prune.h", "csrc/fi_wrap.h", "csrc/fi_vmath.h",
                  "csrc/fi_vdrive.h",

@@ -205,7 +205,7 @@ typedef struct {
     float mean, std, lo, hi;      /* output = clamp(mean + std z, lo, hi) */
     float cA, cB, W;              /* plo = cA + u W, phi = cB + (1-u) W   */
     float thr;                    /* plo <= thr: lower tail, else upper   */
-    float pc;                     /* p >= pc: AS 241 central region       */
+    float pc;                     /* p >= pc: central region (2^-8, inf)  */
     float lnS;                    /* log of the tail rescaling factor     */
 } fi_trunc_f32_params;
 

@@ -228,10 +228,6 @@ static inline void FI_V(bm_angle_f64)(vu64 X2, vf64 *c, vf64 *s)
 
 /* ---- truncated normal ----------------------------------------------------- */
 
-/* AS 241 with every branch evaluated and one division: the tail's two
- * rationals share a Horner chain over blended coefficients, and the central
- * and tail quotients share the divide.  Each lane still performs exactly
- * the scalar sequence of its own branch. */
 /* fi_ndtri_low_f32, lane by lane, in pieces that the kernels run over a whole
  * group of registers one piece at a time (short dependency chains side by
  * side keep the core busy); each region is computed only when some lane is in
@@ -290,6 +286,10 @@ static inline vf32 FI_V(trunc_out_f32)(vf32 zl, vs32 low, const fi_trunc_f32_par
     return FI_VMINF(y, FI_K(P->hi));
 }
 
+/* AS 241 PPND16 (the f64 rule) with every branch evaluated and one division:
+ * the tail's two rationals share a Horner chain over blended coefficients,
+ * and the central and tail quotients share the divide.  Each lane still
+ * performs exactly the scalar sequence of its own branch. */
 static inline vf64 FI_V(ndtri_low_f64)(vf64 p, double pc, double lnS)
 {
     vs64 central = (vs64)(p >= pc);

@@ -210,8 +210,10 @@ def fill(int kind, unsigned char[::1] raw, int code, object seed, object stream,
     TRUNC_WIDE or PATTERN.  code: the output code F32, F64, F16 or BF16;
     raw holds len(raw) // itemsize elements.  params by kind: BITS ();
     UNIFORM (lo, width); NORMAL (mean, std); TRUNC and TRUNC_WIDE (mean, std,
-    lo, hi, cA, cB, W, thr, pc, lnS) from fastinit._truncation (TRUNC_WIDE: a
-    narrow interval, f64 parameters and rule for every output); PATTERN
+    lo, hi, cA, cB, W, thr, pc, lnS) from fastinit._truncation: trunc_params'
+    values for F64 and TRUNC_WIDE (a narrow interval, f64 parameters and rule
+    for every output), f32_values(values) for a 32-bit TRUNC (the f32 rule's
+    own central limit pc); PATTERN
     (value,), the bytes of one element.  Parameters become float for 32-bit
     and narrower outputs, stay double for F64.
     first: the stream index of raw's first element, or a tile's runs as a

@@ -248,6 +248,8 @@ def fmaf(a, b, c):
     proved algorithms using rounding to odd", IEEE TC 2008).  A plain float64
     a*b + c rounded to float32 would round twice."""
     a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float32) for v in (a, b, c)))
+    shape = a.shape
+    a, b, c = (np.atleast_1d(v) for v in (a, b, c))
     p = a.astype(np.float64) * b.astype(np.float64)
     c64 = c.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -262,7 +264,7 @@ def fmaf(a, b, c):
     away = fix & ((err > 0) == (s > 0))
     bits[away] += np.uint64(1)
     bits[fix & ~away] -= np.uint64(1)
-    return bits.view(np.float64).astype(np.float32)
+    return bits.view(np.float64).astype(np.float32).reshape(shape)
 
 
 def _estrin9(x, c):
@@ -698,8 +700,9 @@ def trunc_normal_setup(mean, std, a, b, dtype):
     std = float(std)
     a = float(a)
     b = float(b)
-    alpha = (a - mean) / std
-    beta = (b - mean) / std
+    # clamped to [-40, 40] (section 6)
+    alpha = min(max((a - mean) / std, -40.0), 40.0)
+    beta = min(max((b - mean) / std, -40.0), 40.0)
     if alpha < 0 < beta:
         mode = "both"
         cA = _Phi(alpha)
@@ -869,7 +872,8 @@ def ref_trunc_normal(seed, stream, first, n, mean, std, a, b, dtype):
     zl = ndtri_low(p, c["lnS"], c["pc"])
     z = np.where(low_side, zl, -zl)
     y = fmaf(c["std"], z, c["mean"]) if ft is np.float32 else c["mean"] + c["std"] * z
-    out = np.minimum(np.maximum(y, c["lo"]), c["hi"])
+    y = np.where(y > c["lo"], y, c["lo"])           # (y > lo) ? y : lo, then
+    out = np.where(y < c["hi"], y, c["hi"]).astype(ft)   # (y < hi) ? y : hi
     assert out.dtype == ft
     assert not np.any(np.isnan(out)), "NaN in truncated normal reference"
     if c["wide"]:

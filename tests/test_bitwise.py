@@ -404,3 +404,25 @@ def _kat_rows():
             rows.append((words[0:4], words[4:6], words[6:10]))
     assert len(rows) >= 3
     return rows
+
+
+# absolute intervals the standardized cases above cannot write: a bound of -0.0
+# (the clamp keeps its sign: (y > lo) ? y : lo), and bounds beyond 40 std
+# (section 6 clamps alpha and beta to [-40, 40])
+ABSOLUTE_TRUNC = [(0.0, 1.0, -0.0, 0.5), (0.0, 1.0, -0.5, -0.0), (0.0, 1e-30, -1.0, 1.0),
+                  (0.3, 2.0, -1e30, 1e30), (0.0, 1.0, 30.0, 1e30)]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("mean,std,a,b", ABSOLUTE_TRUNC)
+def test_trunc_normal_absolute_intervals(dtype, mean, std, a, b):
+    if dtype != "float64" and std < 1e-20:
+        std = 1e-3                  # 32-bit outputs need a normal float32 std; still -1000 .. 1000 std
+    dt = np_dtype(dtype)
+    params = dict(mean=mean, std=std, a=a, b=b)
+    seed, stream = fresh_u64(), fresh_u64()
+    n = 20011
+    buf = np.empty(n, dt)
+    fill("trunc_normal", buf, params, seed=seed, stream=stream, offset=5)
+    assert_bitwise(buf, reference("trunc_normal", dtype, seed, stream, 5, n, params),
+                   f"trunc_normal {dtype} {params} {src_str(seed, stream, 5)}")

@@ -97,7 +97,7 @@ int main(void)
             if (e > t_ulp) t_ulp = e;
         }
     }
-    printf("inverse CDF, scaled tails (15 scalings from 2^-64 to 2^-1022, p_s in [2^-27, 1)): within %.3f ulp\n",
+    printf("inverse CDF, scaled tails (15 scalings 2^-k, k = 64, 132, ..., 1016, p_s in [2^-27, 1)): within %.3f ulp\n",
            t_ulp);
     return 0;
 }
