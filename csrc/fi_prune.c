@@ -1,4 +1,5 @@
-/* Magnitude pruning by radix selection (see fi_prune.h).  Every pass runs on
+/* Magnitude pruning by exact selection (see fi_prune.h): a window from a
+ * sample for big 32-bit-key selections, radix selection otherwise.  Every pass runs on
  * the thread pool; per-chunk work never depends on how chunks are shared, so
  * the result is the same for every thread count. */
 #include "fi_prune.h"
@@ -322,6 +323,236 @@ static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_firs
     fi_run(fn, b->ptr, fi_out_itemsize[b->dtype], b->n, &unused, global_first, ctx, 0);
 }
 
+
+/* ---- a first guess from a sample ----------------------------------------------
+ * For big 32-bit-key selections the threshold is bracketed first: a strided
+ * sample of the keys gives a window [lo, hi] that holds the k-th smallest key
+ * with overwhelming probability, one read pass counts the keys below, at and
+ * between the window's ends and collects the few keys strictly inside it, and
+ * the threshold is selected exactly among those.  The sample only decides how
+ * fast this goes, never the result: when the k-th key is not in the window (or
+ * too many keys fall inside it) the radix passes below run instead, and both
+ * find the same exact threshold. */
+
+#define FI_WINDOW_MIN_N ((uint64_t)1 << 20)     /* below this the radix passes are cheap */
+#ifndef FI_WINDOW_BLOCK
+#define FI_WINDOW_BLOCK 32
+#endif
+
+typedef struct {
+    int dtype;
+    uint32_t lo, hi;                 /* lo < hi, or lo == hi */
+    uint64_t *counts;                /* 4 per slot: below lo, at lo, inside, at hi */
+    int nslots;                      /* threads with a slot; others use the last one atomically */
+    uint32_t *keys;                  /* the keys strictly inside (lo, hi) */
+    uint64_t cap, *used;
+    int *overflow, *nan_seen;
+} fi_window_ctx;
+
+static void fi_window_flush(const fi_window_ctx *c, const uint32_t *buf, unsigned nb)
+{
+    if (nb == 0)
+        return;
+    uint64_t pos = __atomic_fetch_add(c->used, (uint64_t)nb, __ATOMIC_RELAXED);
+    if (pos + nb <= c->cap)
+        memcpy(c->keys + pos, buf, nb * sizeof(uint32_t));
+    else
+        __atomic_store_n(c->overflow, 1, __ATOMIC_RELAXED);
+}
+
+/* blocks of keys: counted with branch-free (vectorisable) loops, scanned one
+ * by one only when a key falls strictly inside the window */
+#define FI_WINDOW_LOOP(KEYF)                                                      \
+    do {                                                                          \
+        for (uint64_t b0 = 0; b0 < n; b0 += FI_WINDOW_BLOCK) {                    \
+            uint64_t e = n - b0 < FI_WINDOW_BLOCK ? n : b0 + FI_WINDOW_BLOCK;     \
+            uint32_t nan = 0, in = 0, bl = 0, el = 0, eh = 0;                     \
+            for (uint64_t i = b0; i < e; i++) {                                   \
+                uint32_t k = KEYF(i);                                             \
+                nan |= k > 0x7F800000u;                                           \
+                bl += k < lo;                                                     \
+                el += k == lo;                                                    \
+                eh += k == hi;                                                    \
+                in |= (uint32_t)(k - lo - 1u) < span;                             \
+            }                                                                     \
+            any_nan |= nan;                                                       \
+            below += bl;                                                          \
+            at_lo += el;                                                          \
+            at_hi += eh;                                                          \
+            if (in)                                                               \
+                for (uint64_t i = b0; i < e; i++) {                               \
+                    uint32_t k = KEYF(i);                                         \
+                    if ((uint32_t)(k - lo - 1u) < span) {                         \
+                        inside++;                                                 \
+                        buf[nb++] = k;                                            \
+                        if (nb == sizeof buf / sizeof buf[0]) {                   \
+                            fi_window_flush(c, buf, nb);                          \
+                            nb = 0;                                               \
+                        }                                                         \
+                    }                                                             \
+                }                                                                 \
+        }                                                                         \
+    } while (0)
+
+FI_CLONES
+static void fi_window_chunk(void *out, uint64_t n, const fi_stream *s, uint64_t first, const void *params)
+{
+    const fi_window_ctx *c = (const fi_window_ctx *)params;
+    (void)s;
+    (void)first;
+    const uint32_t lo = c->lo, hi = c->hi;
+    const uint32_t span = hi - lo > 0 ? hi - lo - 1u : 0;   /* keys lo+1 .. hi-1 are inside */
+    uint32_t buf[512];
+    unsigned nb = 0;
+    uint64_t below = 0, at_lo = 0, at_hi = 0, inside = 0;
+    uint32_t any_nan = 0;
+    if (c->dtype == FI_OUT_F32) {
+        const uint32_t *p = (const uint32_t *)out;
+#define FI_K(x) (p[(x)] & 0x7FFFFFFFu)
+        FI_WINDOW_LOOP(FI_K);
+#undef FI_K
+    } else {
+#define FI_K(x) fi_key32(out, (x), c->dtype)
+        FI_WINDOW_LOOP(FI_K);
+#undef FI_K
+    }
+    fi_window_flush(c, buf, nb);
+    if (lo == hi)
+        at_hi = 0;                   /* counted once, as at lo */
+    if (any_nan)
+        __atomic_store_n(c->nan_seen, 1, __ATOMIC_RELAXED);
+    int t = fi_thread_index < c->nslots ? fi_thread_index : c->nslots;
+    uint64_t *slot = c->counts + 4 * (uint64_t)t;
+    uint64_t add[4] = {below, at_lo, inside, at_hi};
+    for (int j = 0; j < 4; j++) {
+        if (t == c->nslots)
+            __atomic_fetch_add(&slot[j], add[j], __ATOMIC_RELAXED);
+        else
+            slot[j] += add[j];
+    }
+}
+
+static int fi_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The r-th smallest (1-based) of n keys, by two 16-bit histogram passes;
+ * *less: how many keys are below it, *equal: how many equal it. */
+static int fi_select_u32(const uint32_t *keys, uint64_t n, uint64_t r, uint32_t *value, uint64_t *less,
+                         uint64_t *equal)
+{
+    uint64_t *h = malloc(65536 * sizeof(uint64_t));
+    if (!h)
+        return -1;
+    uint32_t prefix = 0, pmask = 0;
+    uint64_t before_all = 0, eq = 0;
+    for (int level = 0; level < 2; level++) {
+        unsigned shift = level == 0 ? 16 : 0;
+        memset(h, 0, 65536 * sizeof(uint64_t));
+        for (uint64_t i = 0; i < n; i++)
+            if ((keys[i] & pmask) == prefix)
+                h[(keys[i] >> shift) & 0xFFFFu]++;
+        uint64_t before = 0;
+        unsigned d = 0;
+        while (before + h[d] < r) {
+            before += h[d];
+            d++;
+        }
+        r -= before;
+        before_all += before;
+        eq = h[d];
+        prefix |= (uint32_t)d << shift;
+        pmask |= 0xFFFFu << shift;
+    }
+    free(h);
+    *value = prefix;
+    *less = before_all;
+    *equal = eq;
+    return 0;
+}
+
+/* Try the window.  Returns 1 with the threshold T (*thr), the keys below it
+ * (*less) and at it (*at) found, 0 when the radix passes must decide,
+ * FI_PRUNE_NAN or FI_PRUNE_NOMEM. */
+static int fi_prune_window(fi_prune_buf *bufs, int nbufs, uint64_t total, uint64_t k, uint64_t *thr,
+                           uint64_t *less, uint64_t *at)
+{
+    /* the sample: every stride-th key of the concatenation */
+    uint64_t m = total / 1024 > 65536 ? total / 1024 : 65536;
+    if (m > total)
+        m = total;
+    uint64_t stride = total / m;
+    uint32_t *sample = malloc(m * sizeof(uint32_t));
+    if (!sample)
+        return FI_PRUNE_NOMEM;
+    uint64_t j = 0, g = 0;
+    for (int b = 0; b < nbufs && j < m; b++) {
+        for (; j < m && j * stride < g + bufs[b].n; j++)
+            sample[j] = fi_key32(bufs[b].ptr, j * stride - g, bufs[b].dtype);
+        g += bufs[b].n;
+    }
+    m = j;
+    qsort(sample, m, sizeof(uint32_t), fi_cmp_u32);
+    /* the k-th smallest key is near rank k m / total of the sample: take 4.5
+     * standard deviations of that rank on each side (a miss only costs the
+     * radix passes) */
+    double q = (double)k / (double)total;
+    double r = q * (double)m, sd = 4.5 * __builtin_sqrt((double)m * q * (1.0 - q)) + 2.0;
+    uint64_t rlo = r - sd > 0 ? (uint64_t)(r - sd) : 0;
+    uint64_t rhi = r + sd < (double)(m - 1) ? (uint64_t)(r + sd) + 1 : m - 1;
+    uint32_t lo = sample[rlo], hi = sample[rhi];
+    /* the keys strictly inside: a few times the share of the sample there */
+    uint64_t cap = (uint64_t)(((double)(rhi - rlo) + 1.0) / (double)m * (double)total * 3.0) + 65536;
+    free(sample);
+    int nslots = fi_get_num_threads();
+    uint64_t *counts = calloc(4 * ((size_t)nslots + 1), sizeof(uint64_t));
+    uint32_t *keys = malloc(cap * sizeof(uint32_t));
+    if (!counts || !keys) {
+        free(counts);
+        free(keys);
+        return FI_PRUNE_NOMEM;
+    }
+    uint64_t used = 0;
+    int overflow = 0, nan_seen = 0;
+    fi_window_ctx ctx = {0, lo, hi, counts, nslots, keys, cap, &used, &overflow, &nan_seen};
+    g = 0;
+    for (int b = 0; b < nbufs; b++) {
+        ctx.dtype = bufs[b].dtype;
+        fi_run_buf(fi_window_chunk, &bufs[b], g, &ctx);
+        g += bufs[b].n;
+    }
+    uint64_t below = 0, at_lo = 0, inside = 0, at_hi = 0;
+    for (int t = 0; t <= nslots; t++) {
+        below += counts[4 * t];
+        at_lo += counts[4 * t + 1];
+        inside += counts[4 * t + 2];
+        at_hi += counts[4 * t + 3];
+    }
+    free(counts);
+    int found = 0;
+    if (nan_seen) {
+        found = FI_PRUNE_NAN;
+    } else if (k > below && !overflow) {
+        uint64_t rank = k - below;                   /* 1-based, among the keys >= lo */
+        if (rank <= at_lo) {
+            *thr = lo, *less = below, *at = at_lo, found = 1;
+        } else if (rank <= at_lo + inside) {
+            uint32_t v;
+            uint64_t l, e;
+            if (fi_select_u32(keys, inside, rank - at_lo, &v, &l, &e) != 0)
+                found = FI_PRUNE_NOMEM;
+            else
+                *thr = v, *less = below + at_lo + l, *at = e, found = 1;
+        } else if (rank <= at_lo + inside + at_hi) {
+            *thr = hi, *less = below + at_lo + inside, *at = at_hi, found = 1;
+        }
+    }
+    free(keys);
+    return found;
+}
+
 int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
 {
     int wide = 0;
@@ -332,6 +563,19 @@ int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
         nchunks += (bufs[b].n + FI_CHUNK - 1) / FI_CHUNK;
     }
     unsigned bits = wide ? 64 : 32;
+    uint64_t prefix = 0, pmask = 0, remaining = k, below = 0, at = 0;
+    if (!wide && total >= FI_WINDOW_MIN_N && k > 0 && k < total) {
+        uint64_t thr = 0, less = 0;
+        int got = fi_prune_window(bufs, nbufs, total, k, &thr, &less, &at);
+        if (got < 0)
+            return got;
+        if (got) {
+            prefix = thr;
+            remaining = k - less;
+            below = less;
+            goto cut;
+        }
+    }
     int nhist = fi_get_num_threads();
     size_t tables = (size_t)nhist * FI_HIST_TABLES + 1;      /* + the shared overflow table */
     uint64_t *hist = malloc(tables * FI_BINS * sizeof(uint64_t));
@@ -344,7 +588,6 @@ int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
 
     /* radix select of the k-th smallest key: T, and how many keys below it */
     int nan_seen = 0;
-    uint64_t prefix = 0, pmask = 0, remaining = k, below = 0, at = 0;
     for (int level = 0; level < (int)(bits / FI_DIGIT_BITS); level++) {
         unsigned shift = bits - FI_DIGIT_BITS * (unsigned)(level + 1);
         fi_hist_ctx ctx = {0, wide, shift, prefix, pmask, hist, nhist,
@@ -389,6 +632,7 @@ int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
     free(hist);
     free(sum);
 
+cut:;
     /* ties at the threshold: when only some are pruned, count them per chunk
      * so that each chunk knows how many lower-index ties precede it */
     uint64_t *counts = NULL;

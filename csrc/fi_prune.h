@@ -1,8 +1,11 @@
 /* Magnitude pruning in place: zero exactly k entries of smallest |w| over
  * one or several buffers (ties broken toward the lower index in their
- * concatenation), found by a radix histogram over the bits of |w| (a few
- * read passes and one write pass; per-thread histograms of 65,536 counters,
- * never a copy or a sort of the data).  Also N:M pruning and mask kernels. */
+ * concatenation).  The threshold is the exact k-th smallest |w|: for 2^20 or
+ * more 32-bit keys, bracketed by a window from a strided sample and selected
+ * among the few keys inside it (one read pass); otherwise, or when the
+ * window misses, by a radix histogram over the bits of |w| (two read passes,
+ * per-thread histograms of 65,536 counters).  Then one write pass; never a
+ * copy or a sort of the data.  Also N:M pruning and mask kernels. */
 #ifndef FASTINIT_FI_PRUNE_H
 #define FASTINIT_FI_PRUNE_H
 

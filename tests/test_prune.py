@@ -809,3 +809,64 @@ def test_peak_memory_of_pruning_a_1_gib_buffer():
     assert grown < 16 * MI, f"pruning 1 GiB ({threads} threads) grew the peak RSS by {grown / MI:.1f} MiB"
     assert 200 * MI < grown_mask < 300 * MI, \
         f"with return_mask=True the peak RSS grew by {grown_mask / MI:.1f} MiB (the mask is 256 MiB)"
+
+
+# ---------------------------------------------------------------------------
+# Big 32-bit-key selections (>= 2**20 keys): the threshold is bracketed from a
+# strided sample first; the sample decides only the speed, never the result
+# ---------------------------------------------------------------------------
+
+BIG = (1 << 20) + 4099
+
+
+def _adversarial(n, rng):
+    """Every 16th key huge: a strided sample (stride a power of two) sees mostly those."""
+    x = rng.standard_normal(n) * 1e-3
+    x[::16] = 100.0 + rng.random(x[::16].size)
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("kind", ["normal", "ties", "zeros", "adversarial", "equal"])
+def test_big_prune_matches_reference(dtype, kind, restore_runtime):
+    seed = fresh_seed()
+    rng = np.random.default_rng(seed)
+    if kind == "normal":
+        x = rng.standard_normal(BIG)
+    elif kind == "adversarial":
+        x = _adversarial(BIG, rng)
+    else:
+        x = make_data(kind, "float64", BIG, rng)
+    w0 = x.astype(get_dtype(dtype))
+    order = stable_order(w0)
+    for k in (1, BIG // 100, BIG // 2, int(0.9 * BIG), BIG - 17, int(rng.integers(1, BIG))):
+        want, keep = ref_prune(w0, k, order)
+        for threads in (1, 2):
+            fastinit.set_num_threads(threads)
+            w = w0.copy()
+            mask = fastinit.prune_magnitude_(w, k, return_mask=True)
+            ctx = f"seed={seed} dtype={dtype} kind={kind} k={k} threads={threads}"
+            assert bits(w) == bits(want), f"{ctx}: {describe_diff(w, want)}"
+            assert np.array_equal(mask, keep), ctx
+
+
+def test_big_global_prune_matches_reference(restore_runtime):
+    seed = fresh_seed()
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(700_001).astype(np.float32)
+    b = (rng.standard_normal(500_003) * 0.5).astype(np.float16)
+    c = _adversarial(300_007, rng).astype(np.float32)
+    cat = np.concatenate([a.astype(np.float64), b.astype(np.float64), c.astype(np.float64)])
+    order = np.argsort(np.abs(cat), kind="stable")
+    for k in (cat.size // 3, int(0.9 * cat.size)):
+        pruned = np.ones(cat.size, bool)
+        pruned[order[:k]] = False
+        bufs = [a.copy(), b.copy(), c.copy()]
+        masks = fastinit.global_prune_magnitude_(bufs, k, return_masks=True)
+        start = 0
+        for buf, orig, mask in zip(bufs, (a, b, c), masks):
+            keep = pruned[start:start + orig.size]
+            want = np.where(keep, orig, np.zeros((), orig.dtype))
+            assert bits(buf) == bits(want), f"seed={seed} k={k}: {describe_diff(buf, want)}"
+            assert np.array_equal(mask, keep), f"seed={seed} k={k}"
+            start += orig.size
