@@ -335,6 +335,7 @@ static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_firs
  * find the same exact threshold. */
 
 #define FI_WINDOW_MIN_N ((uint64_t)1 << 20)     /* below this the radix passes are cheap */
+#define FI_WINDOW_MAX_KEYS ((uint64_t)2 << 20)  /* 8 MiB of keys inside the window at most */
 #ifndef FI_WINDOW_BLOCK
 #define FI_WINDOW_BLOCK 32
 #endif
@@ -502,9 +503,16 @@ static int fi_prune_window(fi_prune_buf *bufs, int nbufs, uint64_t total, uint64
     double r = q * (double)m, sd = 4.5 * __builtin_sqrt((double)m * q * (1.0 - q)) + 2.0;
     uint64_t rlo = r - sd > 0 ? (uint64_t)(r - sd) : 0;
     uint64_t rhi = r + sd < (double)(m - 1) ? (uint64_t)(r + sd) + 1 : m - 1;
-    uint32_t lo = sample[rlo], hi = sample[rhi];
-    /* the keys strictly inside: a few times the share of the sample there */
+    /* a window clamped at an end of the sample reaches the end of the keys,
+     * so that it brackets small and large k too (keys above 0x7F800000 are
+     * NaN, refused) */
+    uint32_t lo = rlo == 0 ? 0 : sample[rlo], hi = rhi == m - 1 ? 0x7F800000u : sample[rhi];
+    /* the keys strictly inside: a few times the share of the sample there,
+     * and never more than FI_WINDOW_MAX_KEYS (a layout that puts more inside
+     * goes to the radix passes, and the memory stays bounded) */
     uint64_t cap = (uint64_t)(((double)(rhi - rlo) + 1.0) / (double)m * (double)total * 3.0) + 65536;
+    if (cap > FI_WINDOW_MAX_KEYS)
+        cap = FI_WINDOW_MAX_KEYS;
     free(sample);
     int nslots = fi_get_num_threads();
     uint64_t *counts = calloc(4 * ((size_t)nslots + 1), sizeof(uint64_t));

@@ -4,8 +4,10 @@
  * more 32-bit keys, bracketed by a window from a strided sample and selected
  * among the few keys inside it (one read pass); otherwise, or when the
  * window misses, by a radix histogram over the bits of |w| (two read passes,
- * per-thread histograms of 65,536 counters).  Then one write pass; never a
- * copy or a sort of the data.  Also N:M pruning and mask kernels. */
+ * per-thread histograms of 65,536 counters).  Then one write pass.  Scratch:
+ * the sample (1/1024 of the keys, at least 65,536), at most 8 MiB of window
+ * keys, or the histograms; the data itself is never copied or sorted.  Also
+ * N:M pruning and mask kernels. */
 #ifndef FASTINIT_FI_PRUNE_H
 #define FASTINIT_FI_PRUNE_H
 

@@ -1,11 +1,15 @@
 """Magnitude pruning in place, keep-masks, N:M sparsity and lottery-ticket rewinding.
 
 Selection is exact and deterministic: the requested number of smallest-|w|
-entries is zeroed, ties broken toward the lower flat (C-order) index, found by
-a radix histogram over the bits of |w| (no sort, no copy of the buffer; the
-scratch is 2 MiB per thread, four interleaved 65,536-bin histograms of 8-byte
-counters, plus 1 MiB shared, freed when the threshold is found). Pruned entries are written as
-+0.0. Every check happens before the first byte changes.
+entries is zeroed, ties broken toward the lower flat (C-order) index. The
+threshold is the exact k-th smallest |w|: for 2**20 or more entries of 32-bit
+and narrower dtypes it is bracketed by a window from a strided sample and
+selected among the few entries inside it, otherwise (or when the window
+misses) found by a radix histogram over the bits of |w|; the buffer itself is
+never copied or sorted, and the scratch (the sample, at most 8 MiB of window
+keys, or 2 MiB of histograms per thread plus 1 MiB shared) is freed before the
+call returns. Pruned entries are written as +0.0. Every check happens before
+the first byte changes.
 """
 import numbers
 import operator

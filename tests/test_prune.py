@@ -811,6 +811,29 @@ def test_peak_memory_of_pruning_a_1_gib_buffer():
         f"with return_mask=True the peak RSS grew by {grown_mask / MI:.1f} MiB (the mask is 256 MiB)"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's")
+def test_peak_memory_when_the_sampled_window_holds_almost_everything():
+    """A 1 GiB layout whose strided sample spreads over [0, 2] while every other
+    entry is one value inside the window: the window's keys stay bounded (8 MiB),
+    the radix passes decide, and the result is exact."""
+    out = _run_child("""
+        import resource, numpy as np, fastinit
+        def peak():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        n = 1 << 28
+        buf = np.full(n, 1.0, np.float32)
+        buf[::1024] = np.linspace(0.0, 2.0, buf[::1024].size, dtype=np.float32)
+        base = peak()
+        fastinit.prune_magnitude_(buf, 0.5)
+        grown = peak() - base
+        print(grown, n - int(np.count_nonzero(buf)), int(np.count_nonzero(buf[::1024][-1000:])))
+    """)
+    grown, zeros, top_kept = map(int, out.split())
+    assert zeros == (1 << 27), out
+    assert top_kept == 1000, out                # the largest sampled entries are kept
+    assert grown < 16 * MI, f"pruning grew the peak RSS by {grown / MI:.1f} MiB"
+
+
 # ---------------------------------------------------------------------------
 # Big 32-bit-key selections (>= 2**20 keys): the threshold is bracketed from a
 # strided sample first; the sample decides only the speed, never the result
