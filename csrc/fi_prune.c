@@ -323,6 +323,75 @@ static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_firs
     fi_run(fn, b->ptr, fi_out_itemsize[b->dtype], b->n, &unused, global_first, ctx, 0);
 }
 
+/* ---- radix selection -----------------------------------------------------------
+ * The k-th smallest key of the concatenation of bufs (1-based; with k = 0 the
+ * smallest key present) by histograms of FI_DIGIT_BITS at a time: *thr, and
+ * how many keys are below it (*less) and equal to it (*at). */
+static int fi_radix_select(fi_prune_buf *bufs, int nbufs, int wide, uint64_t k, uint64_t *thr, uint64_t *less,
+                           uint64_t *at)
+{
+    unsigned bits = wide ? 64 : 32;
+    uint64_t prefix = 0, pmask = 0, remaining = k, below = 0, at_ = 0;
+    int nhist = fi_get_num_threads();
+    size_t tables = (size_t)nhist * FI_HIST_TABLES + 1;      /* + the shared overflow table */
+    uint64_t *hist = malloc(tables * FI_BINS * sizeof(uint64_t));
+    uint64_t *sum = malloc(FI_BINS * sizeof(uint64_t));
+    if (!hist || !sum) {
+        free(hist);
+        free(sum);
+        return FI_PRUNE_NOMEM;
+    }
+
+    /* radix select of the k-th smallest key: T, and how many keys below it */
+    int nan_seen = 0;
+    for (int level = 0; level < (int)(bits / FI_DIGIT_BITS); level++) {
+        unsigned shift = bits - FI_DIGIT_BITS * (unsigned)(level + 1);
+        fi_hist_ctx ctx = {0, wide, shift, prefix, pmask, hist, nhist,
+                           wide ? UINT64_C(0x7FF0000000000000) : UINT64_C(0x7F800000), &nan_seen};
+        memset(hist, 0, tables * FI_BINS * sizeof(uint64_t));
+        uint64_t g = 0;
+        for (int b = 0; b < nbufs; b++) {
+            ctx.dtype = bufs[b].dtype;
+            fi_run_buf(fi_hist_chunk, &bufs[b], g, &ctx);
+            g += bufs[b].n;
+        }
+        if (nan_seen) {
+            free(hist);
+            free(sum);
+            return FI_PRUNE_NAN;
+        }
+        for (unsigned d = 0; d < FI_BINS; d++) {
+            uint64_t s = 0;
+            for (size_t t = 0; t < tables; t++)
+                s += hist[(uint64_t)t * FI_BINS + d];
+            sum[d] = s;
+        }
+        /* the digit holding the remaining-th smallest key (1-based); with
+         * nothing to prune, the lowest digit present, pruning none of it */
+        unsigned d = 0;
+        uint64_t before = 0;
+        if (remaining == 0) {
+            while (d < FI_BINS - 1 && sum[d] == 0)
+                d++;
+        } else {
+            while (before + sum[d] < remaining) {
+                before += sum[d];
+                d++;
+            }
+        }
+        remaining -= before;
+        below += before;
+        at_ = sum[d];
+        prefix |= (uint64_t)d << shift;
+        pmask |= (uint64_t)(FI_BINS - 1) << shift;
+    }
+    free(hist);
+    free(sum);
+    *thr = prefix;
+    *less = below;
+    *at = at_;
+    return FI_PRUNE_OK;
+}
 
 /* ---- a first guess from a sample ----------------------------------------------
  * For big 32-bit-key selections the threshold is bracketed first: a strided
@@ -336,9 +405,7 @@ static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_firs
 
 #define FI_WINDOW_MIN_N ((uint64_t)1 << 20)     /* below this the radix passes are cheap */
 #define FI_WINDOW_MAX_KEYS ((uint64_t)2 << 20)  /* 8 MiB of keys inside the window at most */
-#ifndef FI_WINDOW_BLOCK
 #define FI_WINDOW_BLOCK 32
-#endif
 
 typedef struct {
     int dtype;
@@ -439,41 +506,6 @@ static int fi_cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The r-th smallest (1-based) of n keys, by two 16-bit histogram passes;
- * *less: how many keys are below it, *equal: how many equal it. */
-static int fi_select_u32(const uint32_t *keys, uint64_t n, uint64_t r, uint32_t *value, uint64_t *less,
-                         uint64_t *equal)
-{
-    uint64_t *h = malloc(65536 * sizeof(uint64_t));
-    if (!h)
-        return -1;
-    uint32_t prefix = 0, pmask = 0;
-    uint64_t before_all = 0, eq = 0;
-    for (int level = 0; level < 2; level++) {
-        unsigned shift = level == 0 ? 16 : 0;
-        memset(h, 0, 65536 * sizeof(uint64_t));
-        for (uint64_t i = 0; i < n; i++)
-            if ((keys[i] & pmask) == prefix)
-                h[(keys[i] >> shift) & 0xFFFFu]++;
-        uint64_t before = 0;
-        unsigned d = 0;
-        while (before + h[d] < r) {
-            before += h[d];
-            d++;
-        }
-        r -= before;
-        before_all += before;
-        eq = h[d];
-        prefix |= (uint32_t)d << shift;
-        pmask |= 0xFFFFu << shift;
-    }
-    free(h);
-    *value = prefix;
-    *less = before_all;
-    *equal = eq;
-    return 0;
-}
-
 /* Try the window.  Returns 1 with the threshold T (*thr), the keys below it
  * (*less) and at it (*at) found, 0 when the radix passes must decide,
  * FI_PRUNE_NAN or FI_PRUNE_NOMEM. */
@@ -547,12 +579,13 @@ static int fi_prune_window(fi_prune_buf *bufs, int nbufs, uint64_t total, uint64
         if (rank <= at_lo) {
             *thr = lo, *less = below, *at = at_lo, found = 1;
         } else if (rank <= at_lo + inside) {
-            uint32_t v;
-            uint64_t l, e;
-            if (fi_select_u32(keys, inside, rank - at_lo, &v, &l, &e) != 0)
-                found = FI_PRUNE_NOMEM;
-            else
-                *thr = v, *less = below + at_lo + l, *at = e, found = 1;
+            /* the inside keys are |w| bits of finite values: select among them
+             * as a float32 buffer */
+            fi_prune_buf in_buf = {keys, inside, FI_OUT_F32, NULL};
+            uint64_t l;
+            found = fi_radix_select(&in_buf, 1, 0, rank - at_lo, thr, &l, at);
+            if (found == FI_PRUNE_OK)
+                *less = below + at_lo + l, found = 1;
         } else if (rank <= at_lo + inside + at_hi) {
             *thr = hi, *less = below + at_lo + inside, *at = at_hi, found = 1;
         }
@@ -570,77 +603,17 @@ int fi_prune_magnitude(fi_prune_buf *bufs, int nbufs, uint64_t k)
         total += bufs[b].n;
         nchunks += (bufs[b].n + FI_CHUNK - 1) / FI_CHUNK;
     }
-    unsigned bits = wide ? 64 : 32;
-    uint64_t prefix = 0, pmask = 0, remaining = k, below = 0, at = 0;
-    if (!wide && total >= FI_WINDOW_MIN_N && k > 0 && k < total) {
-        uint64_t thr = 0, less = 0;
-        int got = fi_prune_window(bufs, nbufs, total, k, &thr, &less, &at);
-        if (got < 0)
-            return got;
-        if (got) {
-            prefix = thr;
-            remaining = k - less;
-            below = less;
-            goto cut;
-        }
-    }
-    int nhist = fi_get_num_threads();
-    size_t tables = (size_t)nhist * FI_HIST_TABLES + 1;      /* + the shared overflow table */
-    uint64_t *hist = malloc(tables * FI_BINS * sizeof(uint64_t));
-    uint64_t *sum = malloc(FI_BINS * sizeof(uint64_t));
-    if (!hist || !sum) {
-        free(hist);
-        free(sum);
-        return FI_PRUNE_NOMEM;
-    }
+    /* the threshold T, the keys below it and at it */
+    uint64_t prefix = 0, below = 0, at = 0;
+    int rc = 0;                              /* the window: 1 found, 0 missed, < 0 an error */
+    if (!wide && total >= FI_WINDOW_MIN_N && k > 0 && k < total)
+        rc = fi_prune_window(bufs, nbufs, total, k, &prefix, &below, &at);
+    if (rc == 0)
+        rc = fi_radix_select(bufs, nbufs, wide, k, &prefix, &below, &at);   /* FI_PRUNE_OK or < 0 */
+    if (rc < 0)
+        return rc;
+    uint64_t remaining = k - below;          /* keys equal to T to prune, lowest index first */
 
-    /* radix select of the k-th smallest key: T, and how many keys below it */
-    int nan_seen = 0;
-    for (int level = 0; level < (int)(bits / FI_DIGIT_BITS); level++) {
-        unsigned shift = bits - FI_DIGIT_BITS * (unsigned)(level + 1);
-        fi_hist_ctx ctx = {0, wide, shift, prefix, pmask, hist, nhist,
-                           wide ? UINT64_C(0x7FF0000000000000) : UINT64_C(0x7F800000), &nan_seen};
-        memset(hist, 0, tables * FI_BINS * sizeof(uint64_t));
-        uint64_t g = 0;
-        for (int b = 0; b < nbufs; b++) {
-            ctx.dtype = bufs[b].dtype;
-            fi_run_buf(fi_hist_chunk, &bufs[b], g, &ctx);
-            g += bufs[b].n;
-        }
-        if (nan_seen) {
-            free(hist);
-            free(sum);
-            return FI_PRUNE_NAN;
-        }
-        for (unsigned d = 0; d < FI_BINS; d++) {
-            uint64_t s = 0;
-            for (size_t t = 0; t < tables; t++)
-                s += hist[(uint64_t)t * FI_BINS + d];
-            sum[d] = s;
-        }
-        /* the digit holding the remaining-th smallest key (1-based); with
-         * nothing to prune, the lowest digit present, pruning none of it */
-        unsigned d = 0;
-        uint64_t before = 0;
-        if (remaining == 0) {
-            while (d < FI_BINS - 1 && sum[d] == 0)
-                d++;
-        } else {
-            while (before + sum[d] < remaining) {
-                before += sum[d];
-                d++;
-            }
-        }
-        remaining -= before;
-        below += before;
-        at = sum[d];
-        prefix |= (uint64_t)d << shift;
-        pmask |= (uint64_t)(FI_BINS - 1) << shift;
-    }
-    free(hist);
-    free(sum);
-
-cut:;
     /* ties at the threshold: when only some are pruned, count them per chunk
      * so that each chunk knows how many lower-index ties precede it */
     uint64_t *counts = NULL;
@@ -664,9 +637,6 @@ cut:;
             run += t;
         }
     }
-    (void)below;
-    (void)total;
-
     uint64_t g = 0, base = 0;
     for (int b = 0; b < nbufs; b++) {
         fi_cut_ctx ctx = {bufs[b].dtype, wide, prefix, base, g, counts,

@@ -267,30 +267,20 @@ def fmaf(a, b, c):
     return bits.view(np.float64).astype(np.float32).reshape(shape)
 
 
-def _estrin9(x, c):
-    """c0 + c1 x + ... + c8 x^8 as STREAM.md writes it (Estrin, float32 fmas)."""
+def _estrin(x, c):
+    """c0 + c1 x + ... + c8 x^8 or ... + c9 x^9 as STREAM.md writes it: Estrin's
+    scheme with float32 fmas, the highest pair (or c8 alone) fused with x^8 last."""
     x2 = x * x
     x4 = x2 * x2
     x8 = x4 * x4
-    a0, a1, a2, a3 = (fmaf(c[2 * k + 1], x, c[2 * k]) for k in range(4))
-    q = fmaf(fmaf(a3, x2, a2), x4, fmaf(a1, x2, a0))
-    return fmaf(c[8], x8, q), x2
-
-
-def _estrin10(x, c):
-    """c0 + ... + c9 x^9 (Estrin, float32 fmas)."""
-    x2 = x * x
-    x4 = x2 * x2
-    x8 = x4 * x4
-    a0, a1, a2, a3, a4 = (fmaf(c[2 * k + 1], x, c[2 * k]) for k in range(5))
-    q = fmaf(fmaf(a3, x2, a2), x4, fmaf(a1, x2, a0))
-    return fmaf(a4, x8, q)
+    a = [fmaf(c[2 * k + 1], x, c[2 * k]) for k in range(len(c) // 2)]
+    q = fmaf(fmaf(a[3], x2, a[2]), x4, fmaf(a[1], x2, a[0]))
+    return fmaf(c[8] if len(c) == 9 else a[4], x8, q)
 
 
 def _log1pf(f):
     """Section 4.1: ln(1 + f) = fma(f^2, Q(f), f), float32."""
-    q, f2 = _estrin9(f, _LOG1PF_Q)
-    return fmaf(f2, q, f)
+    return fmaf(f * f, _estrin(f, _LOG1PF_Q), f)
 
 
 def _add_eln2f(e, lm):
@@ -791,7 +781,7 @@ def _ndtri_low_f32(p, lnS, pc):
     with np.errstate(all="ignore"):
         p4 = f32(4.0) * p
         w = -_ln_pos(np.where(p > 0, fmaf(-p4, p, p4), one).astype(f32))
-        z_c = fmaf(f32(2.0), p, f32(-1.0)) * _estrin10(w, _NDTRIF_P)
+        z_c = fmaf(f32(2.0), p, f32(-1.0)) * _estrin(w, _NDTRIF_P)
         pt = np.where(p >= pc, f32(0.25), p).astype(f32)   # the log needs a normal p
         r = np.sqrt(f32(lnS) - _ln_pos(pt))
         r1 = r - f32(_AS241_CONST2)

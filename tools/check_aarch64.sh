@@ -8,6 +8,7 @@
 # way (qemu emulates the instructions).
 #
 #   sh tools/check_aarch64.sh            # from the repository root, with fastinit importable
+#   sh tools/check_aarch64.sh --install  # only install the tools (CI, before the tests)
 #
 # Installs gcc-aarch64-linux-gnu and qemu-user from Debian's packages when
 # they are missing (needs root, as in CI).
@@ -20,6 +21,9 @@ if ! command -v "$CC" >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null
+fi
+if [ "${1:-}" = "--install" ]; then
+    exit 0
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
