@@ -5,9 +5,9 @@
  * among the few keys inside it (one read pass); otherwise, or when the
  * window misses, by a radix histogram over the bits of |w| (two read passes,
  * per-thread histograms of 65,536 counters).  Then one write pass.  Scratch:
- * the sample (1/1024 of the keys, at least 65,536), at most 8 MiB of window
- * keys, or the histograms; the data itself is never copied or sorted.  Also
- * N:M pruning and mask kernels. */
+ * the sample (1/256 of the keys, at least 65,536, and as much again to sort
+ * it), at most 8 MiB of window keys, or the histograms; the data itself is
+ * never copied or sorted.  Also N:M pruning and mask kernels. */
 #ifndef FASTINIT_FI_PRUNE_H
 #define FASTINIT_FI_PRUNE_H
 

@@ -663,7 +663,7 @@ def _finite_random(shape, dtype, rng):
 def test_nan_is_rejected_before_any_change(dtype):
     seed = fresh_seed()
     rng = np.random.default_rng(seed)
-    for shape in ((1,), (8, 16), (300_007,)):
+    for shape in ((1,), (8, 16), (300_007,), ((1 << 20) + 5,)):     # the last: the sampled window's pass
         n = int(np.prod(shape))
         for where in {0, n - 1, int(rng.integers(0, n))}:
             w = _finite_random(shape, dtype, rng)
@@ -822,11 +822,11 @@ def test_peak_memory_when_the_sampled_window_holds_almost_everything():
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         n = 1 << 28
         buf = np.full(n, 1.0, np.float32)
-        buf[::1024] = np.linspace(0.0, 2.0, buf[::1024].size, dtype=np.float32)
+        buf[::256] = np.linspace(0.0, 2.0, buf[::256].size, dtype=np.float32)   # the sample's stride
         base = peak()
         fastinit.prune_magnitude_(buf, 0.5)
         grown = peak() - base
-        print(grown, n - int(np.count_nonzero(buf)), int(np.count_nonzero(buf[::1024][-1000:])))
+        print(grown, n - int(np.count_nonzero(buf)), int(np.count_nonzero(buf[::256][-1000:])))
     """)
     grown, zeros, top_kept = map(int, out.split())
     assert zeros == (1 << 27), out
@@ -871,6 +871,29 @@ def test_big_prune_matches_reference(dtype, kind, restore_runtime):
             ctx = f"seed={seed} dtype={dtype} kind={kind} k={k} threads={threads}"
             assert bits(w) == bits(want), f"{ctx}: {describe_diff(w, want)}"
             assert np.array_equal(mask, keep), ctx
+
+
+def test_big_prune_of_an_unaligned_view(restore_runtime):
+    """float32 keys read eight at a time from a view one element off its
+    allocation's alignment, with a length that leaves a scalar tail."""
+    seed = fresh_seed()
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal(BIG + 8).astype(np.float32)
+    for off in (1, 3):
+        w0 = base[off:off + BIG]
+        order = stable_order(w0)
+        for k in (BIG // 10, int(0.9 * BIG)):
+            want, keep = ref_prune(w0, k, order)
+            for threads in (1, 2):
+                fastinit.set_num_threads(threads)
+                full = base.copy()
+                w = full[off:off + BIG]
+                assert w.ctypes.data % 32 != 0
+                mask = fastinit.prune_magnitude_(w, k, return_mask=True)
+                ctx = f"seed={seed} off={off} k={k} threads={threads}"
+                assert bits(w) == bits(want), f"{ctx}: {describe_diff(w, want)}"
+                assert np.array_equal(mask, keep), ctx
+                assert bits(full[:off]) == bits(base[:off]) and bits(full[off + BIG:]) == bits(base[off + BIG:]), ctx
 
 
 def test_big_global_prune_matches_reference(restore_runtime):
