@@ -11,6 +11,7 @@ from ._generator import STREAM_VERSION, Generator, default_generator, manual_see
 from ._alloc import CONSTRUCTORS as _CONSTRUCTORS
 from ._alloc import empty
 from ._buffers import shard_index
+from ._diagnose import diagnose, recommend
 from ._files import fill_memmap_, save_random
 from ._prune import apply_mask_, global_prune_magnitude_, prune_magnitude_, prune_n_m_, rewind_
 from ._runtime import get_num_threads, set_num_threads, simd_level
@@ -42,5 +43,5 @@ __all__ = [
     "variance_scaling_", "calculate_gain", "compute_fans", "STREAM_VERSION",
     "set_num_threads", "get_num_threads", "simd_level", "empty",
     "prune_magnitude_", "global_prune_magnitude_", "prune_n_m_", "apply_mask_", "rewind_",
-    "name_stream", "save_random", "fill_memmap_", "shard_index",
+    "name_stream", "save_random", "fill_memmap_", "shard_index", "diagnose", "recommend",
 ] + sorted(_CONSTRUCTORS)
