@@ -148,7 +148,8 @@ def _call(fill_name, w, kwargs, **source):
 def _label(name, kwargs):
     if not kwargs:
         return name
-    return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
+    show = lambda v: f"{v:.6g}" if isinstance(v, float) else repr(v)
+    return f"{name}(" + ", ".join(f"{k}={show(v)}" for k, v in kwargs.items()) + ")"
 
 
 def _resolve(spec, bias):
@@ -188,13 +189,10 @@ def _resolve(spec, bias):
 
 
 def _resolve_all(schemes, bias):
-    if isinstance(schemes, (str, tuple)) and not (isinstance(schemes, tuple) and len(schemes) == 2
-                                                    and isinstance(schemes[1], dict)):
-        schemes = [schemes] if isinstance(schemes, str) else list(schemes)
-    elif isinstance(schemes, tuple):
-        schemes = [schemes]
-    else:
-        schemes = list(schemes)
+    if isinstance(schemes, str) or (isinstance(schemes, tuple) and len(schemes) == 2
+                                    and isinstance(schemes[1], dict)):
+        schemes = [schemes]                   # one scheme given alone
+    schemes = list(schemes)
     if not schemes:
         raise ValueError("schemes must name at least one scheme")
     out = [_resolve(s, bias) for s in schemes]
@@ -203,6 +201,18 @@ def _resolve_all(schemes, bias):
     if dup:
         raise ValueError(f"schemes repeats {', '.join(dup)}")
     return out
+
+
+def same_scheme(a, b):
+    """Whether two scheme specs draw the same weights (``he_normal`` and
+    ``('kaiming_normal', {'nonlinearity': 'relu'})``): compared on a probe."""
+    sa, sb = _resolve(a, 0.0), _resolve(b, 0.0)
+    if sa.bias != sb.bias:
+        return False
+    pa, pb = np.empty((24, 40), np.float32), np.empty((24, 40), np.float32)
+    sa.fill(pa, 1, 2)
+    sb.fill(pb, 1, 2)
+    return pa.tobytes() == pb.tobytes()
 
 
 def _check_activation(activation):
@@ -278,8 +288,11 @@ def _verdict(p):
                             f"layer is {g:.3g} of the last layer's")
     if not math.isfinite(g) or g > 1e3:
         return "explodes", f"the gradient reaching the first layer is {g:.3g} times the last layer's"
-    return "stable", (f"the activations stay within {max(r, 1 / r):.2g}x of the first layer's and the "
-                      f"gradient within {max(g, 1 / g):.2g}x over {depth} layers")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ra, rg = act / act[0], grad / grad[-1]
+    ea, eg = max(ra.max(), 1 / ra.min()), max(rg.max(), 1 / rg.min())
+    return "stable", (f"the activations stay within {ea:.3g}x of the first layer's and the "
+                      f"gradient within {eg:.3g}x of the last layer's over {depth} layers")
 
 
 class Diagnosis:
