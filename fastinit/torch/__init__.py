@@ -39,6 +39,7 @@ from ._functions import (
     xavier_uniform_,
     zeros_,
 )
+from ._diagnose import diagnose
 from ._lottery import apply_masks_, init_records, load_init_records, prune_, rewind_, save_init_records
 from ._materialize import RECIPES, GPT2Recipe, Materialized, materialize_, name_stream
 from ._patch import is_patched, patch
@@ -51,4 +52,5 @@ __all__ = [
     "materialize_", "Materialized", "GPT2Recipe", "RECIPES", "name_stream",
     "init_record", "init_records", "save_init_records", "load_init_records", "regenerate",
     "prune_", "apply_masks_", "rewind_",
+    "diagnose",
 ]

@@ -1,0 +1,110 @@
+"""The `fastinit explain` command: table, recommendation, --json, --plot, and
+what it says without matplotlib."""
+import builtins
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastinit
+from fastinit import explain
+
+from _stats import fresh_seed
+
+
+def _run(capsys, *argv):
+    rc = explain.main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_table_and_recommendation(capsys):
+    seed = fresh_seed() % 1000
+    rc, out, _ = _run(capsys, "--activation", "tanh", "--depth", "8", "--width", "32", "--batch", "64",
+                      "--seed", str(seed))
+    assert rc == 0
+    assert "8 layers of 32 units, tanh" in out
+    for name in ("zeros", "normal_0.01", "normal_1", "lecun_normal", "xavier_normal", "he_normal",
+                 "xavier_uniform(gain=1.66667)"):
+        assert f"\n{name} " in out or f"\n{name}:" in out, name
+    assert "recommended for tanh: fastinit.xavier_uniform_(w, gain=1.6666666666666667)" in out
+    assert fastinit.recommend("tanh").reason in out
+    # the figures printed are diagnose's
+    r = fastinit.diagnose(8, 32, "tanh", ["he_normal"], batch=64, seed=seed)
+    assert f"{r['he_normal'].act_std[-1]:.3g}" in out
+
+
+def test_recommended_scheme_is_not_listed_twice(capsys):
+    rc, out, _ = _run(capsys, "--depth", "4", "--width", "16", "--batch", "8")
+    assert rc == 0
+    assert "kaiming_normal(" not in out                  # relu: He normal is already in the list
+    assert "the same draws as he_normal above" in out
+    rc, out, _ = _run(capsys, "--activation", "selu", "--depth", "4", "--width", "16", "--batch", "8")
+    assert rc == 0 and "recommended for selu: fastinit.lecun_normal_(w)" in out
+
+
+def test_json_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    js, png, svg = tmp_path / "out.json", tmp_path / "out.png", tmp_path / "out.svg"
+    rc, out, _ = _run(capsys, "--activation", "leaky_relu", "--negative-slope", "0.2", "--depth", "12",
+                      "--width", "24", "--batch", "32", "--schemes", "zeros,normal_1,he_normal,kaiming_uniform_",
+                      "--json", str(js), "--plot", str(png))
+    assert rc == 0 and f"wrote {js}" in out and f"wrote {png}" in out
+    data = json.loads(js.read_text())
+    assert data["config"]["activation"] == "leaky_relu" and data["config"]["negative_slope"] == 0.2
+    assert list(data["schemes"]) == ["zeros", "normal_1", "he_normal", "kaiming_uniform_"]
+    assert len(data["schemes"]["he_normal"]["act_std"]) == 12
+    assert data["recommendation"]["kwargs"] == {"a": 0.2, "mode": "fan_in", "nonlinearity": "leaky_relu"}
+    want = fastinit.diagnose(12, 24, "leaky_relu", ["he_normal"], batch=32, negative_slope=0.2)
+    assert data["schemes"]["he_normal"]["act_std"] == want["he_normal"].act_std.tolist()
+    # a real PNG with something drawn on it
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    import matplotlib.image
+    img = matplotlib.image.imread(str(png))
+    assert img.shape[0] > 300 and img.shape[1] > 600
+    assert len(np.unique(img.reshape(-1, img.shape[-1])[:, :3], axis=0)) > 50     # lines in several colours
+    # the format from the name
+    rc, _, _ = _run(capsys, "--depth", "3", "--width", "8", "--batch", "8", "--plot", str(svg))
+    assert rc == 0 and svg.read_text().lstrip().startswith("<?xml")
+    assert sorted(os.listdir(tmp_path)) == ["out.json", "out.png", "out.svg"]   # no temporary files left
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    real = builtins.__import__
+
+    def no_matplotlib(name, *a, **k):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("No module named 'matplotlib'")
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    rc, out, err = _run(capsys, "--depth", "3", "--width", "8", "--plot", str(tmp_path / "x.png"))
+    assert rc != 0
+    assert 'pip install "fastinit[explain]"' in err and "matplotlib" in err
+    assert out == ""                                     # nothing computed before saying so
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_bad_arguments(capsys):
+    rc, _, err = _run(capsys, "--schemes", "he_normal,glorot", "--depth", "3", "--width", "8")
+    assert rc == 2 and "unknown scheme 'glorot'" in err
+    rc, _, err = _run(capsys, "--depth", "0")
+    assert rc == 2 and "depth" in err
+    with pytest.raises(SystemExit):
+        explain.main(["--activation", "swish"])
+    assert "invalid choice: 'swish'" in capsys.readouterr().err
+
+
+def test_python_dash_m_and_the_console_command(tmp_path):
+    for cmd in ([sys.executable, "-m", "fastinit", "explain"], ["fastinit", "explain"]):
+        if cmd[0] == "fastinit":
+            exe = os.path.join(os.path.dirname(sys.executable), "fastinit")
+            if not os.path.exists(exe):
+                continue
+            cmd = [exe, "explain"]
+        p = subprocess.run(cmd + ["--depth", "3", "--width", "8", "--batch", "8"], capture_output=True, text=True,
+                           timeout=120, cwd=tmp_path)        # not the source tree: the installed package
+        assert p.returncode == 0, p.stderr
+        assert "recommended for relu" in p.stdout
