@@ -13,6 +13,9 @@ import sys
 import tempfile
 
 from ._diagnose import ACTIVATIONS, DEFAULT_SCHEMES, diagnose, recommend, same_scheme
+from ._train import DEFAULT_TRAIN_SCHEMES, TrainResult, train
+
+__all__ = ["main", "plot", "train", "TrainResult", "DEFAULT_TRAIN_SCHEMES"]
 
 EXTRA = 'pip install "fastinit[explain]"'
 
@@ -87,7 +90,6 @@ def main(argv=None):
 
     training = None
     if args.train:
-        from ._train import train
         kw = {} if args.epochs is None else {"epochs": args.epochs}
         training = train(args.activation, seed=args.seed, negative_slope=args.negative_slope,
                          progress=not args.quiet, **kw)
@@ -119,10 +121,19 @@ def main(argv=None):
     return 0
 
 
+def _temporary(path, suffix=""):
+    """A temporary file beside path, with the permissions a new file gets
+    (mkstemp's are 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=".fastinit-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp
+
+
 def _write_text(path, text):
     """Atomically: a temporary file beside the target, then a rename."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastinit-", dir=d)
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -169,7 +180,7 @@ def plot(result, path, training=None):
             r = training[name]
             color = colors.get(name, None)
             epochs = np.arange(1, len(r.loss) + 1)
-            loss = np.where(np.isfinite(r.loss), r.loss, np.nan)
+            loss = np.where(np.isfinite(r.loss) & (r.loss > 0), r.loss, np.nan)   # log scale: 0 left out
             axes[1, 0].plot(epochs, loss, color=color, label=f"{name} ({r.verdict})")
             axes[1, 1].plot(epochs, 100 * np.asarray(r.test_acc), color=color, label=name)
         axes[1, 0].set_yscale("log")
@@ -178,6 +189,8 @@ def plot(result, path, training=None):
         axes[1, 1].set_xlabel("epoch")
         axes[1, 1].set_ylabel("test accuracy (%)")
         axes[1, 1].set_ylim(0, 100)
+        for ax in axes[1]:
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axes[1, 0].legend(fontsize=8, loc="best")
         for ax in axes[1]:
             ax.grid(True, alpha=0.3)
@@ -187,9 +200,7 @@ def plot(result, path, training=None):
     fig.suptitle(title)
     fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 2) // 3) / rows, 1, 1))
-    d = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=".fastinit-", suffix=suffix, dir=d)
+    fd, tmp = _temporary(path, os.path.splitext(path)[1] or ".png")
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)

@@ -70,6 +70,10 @@ def test_json_and_plot(tmp_path, capsys):
     rc, _, _ = _run(capsys, "--depth", "3", "--width", "8", "--batch", "8", "--plot", str(svg))
     assert rc == 0 and svg.read_text().lstrip().startswith("<?xml")
     assert sorted(os.listdir(tmp_path)) == ["out.json", "out.png", "out.svg"]   # no temporary files left
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in (js, png, svg):
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f          # a new file's, not mkstemp's 0600
 
 
 def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, capsys, monkeypatch):
