@@ -36,6 +36,7 @@ def _parser():
                         + ", plus the recommended one)")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a figure (PNG, SVG or PDF by the name; needs matplotlib)")
+    p.add_argument("--dpi", type=int, default=110, help="resolution of a --plot bitmap (default 110)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained interactive page")
     p.add_argument("--train", action="store_true",
                    help="also train the network (6 x 256 by default) on scikit-learn's digits, once per scheme")
@@ -104,7 +105,7 @@ def main(argv=None):
         _write_text(args.json, json.dumps(data, allow_nan=False, indent=1) + "\n")
         print(f"wrote {args.json}")
     if args.plot:
-        plot(result, args.plot, training=training)
+        plot(result, args.plot, training=training, dpi=args.dpi)
         print(f"wrote {args.plot}")
     if args.html:
         from ._report import write_html
@@ -143,7 +144,7 @@ def _write_text(path, text):
         raise
 
 
-def plot(result, path, training=None):
+def plot(result, path, training=None, dpi=110):
     """The depth profiles (activation std and gradient std against layer, log
     scale, one line per scheme) and, with ``training``, the training loss and
     test accuracy per epoch; written to ``path`` (the format from its suffix)."""
@@ -203,7 +204,7 @@ def plot(result, path, training=None):
     fd, tmp = _temporary(path, os.path.splitext(path)[1] or ".png")
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=dpi)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
