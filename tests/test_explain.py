@@ -112,3 +112,38 @@ def test_python_dash_m_and_the_console_command(tmp_path):
                            timeout=120, cwd=tmp_path)        # not the source tree: the installed package
         assert p.returncode == 0, p.stderr
         assert "recommended for relu" in p.stdout
+
+
+def test_train_html_json_and_plot_together(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    js, png, page = tmp_path / "t.json", tmp_path / "t.png", tmp_path / "r.html"
+    rc, out, err = _run(capsys, "--activation", "tanh", "--depth", "4", "--width", "16", "--batch", "16",
+                        "--train", "--epochs", "1", "--quiet", "--json", str(js), "--plot", str(png),
+                        "--html", str(page))
+    assert rc == 0, err
+    assert err == ""                                    # --quiet: no progress bar
+    assert "6 hidden layers of 256 units, tanh" in out   # the training table
+    data = json.loads(js.read_text())
+    assert set(data["training"]["schemes"]) == set(fastinit.explain.DEFAULT_TRAIN_SCHEMES)
+    assert len(data["training"]["schemes"]["he_normal"]["test_acc"]) == 1
+    import matplotlib.image
+    img = matplotlib.image.imread(str(png))
+    assert img.shape[0] > 600                           # two rows of panels: profiles and training
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and len(html) > 20_000
+    for act in fastinit._diagnose.ACTIVATIONS:          # every activation's profile, to switch between
+        assert f'"{act}"' in html
+    assert '"test_acc"' in html                          # and the training curves
+
+
+def test_train_without_sklearn_says_how_to_get_it(capsys, monkeypatch):
+    real = builtins.__import__
+
+    def no_sklearn(name, *a, **k):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ImportError("No module named 'sklearn'")
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    rc, out, err = _run(capsys, "--depth", "3", "--width", "8", "--train")
+    assert rc != 0 and 'pip install "fastinit[explain]"' in err and "sklearn" in err and out == ""
