@@ -29,7 +29,8 @@ NORMALIZATIONS = ("batch", "layer")
 
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
-_SATURATED = 0.01          # |f'| below this: a saturated unit
+_SATURATED = 0.01          # |f'| below this, with |h| >= _SATURATED_FROM: a saturated unit
+_SATURATED_FROM = 2.0
 _SYMMETRY_TOL = 1e-7       # units equal to this relative spread: identical
 
 
@@ -75,20 +76,26 @@ def _dead_fraction(name, h, deriv):
     """ReLU family: the share of units whose pre-activation is <= 0 for every
     sample (dead: no gradient flows through them). Saturating activations
     (tanh, sigmoid, selu, gelu): the share of (sample, unit) pairs where
-    |f'| < 0.01, i.e. each unit's fraction of samples on which it is
-    saturated, averaged over units. linear: 0."""
+    |f'| < 0.01 with |h| >= 2, i.e. each unit's fraction of samples on which
+    it is saturated, averaged over units (the |h| bound leaves out the zero
+    of GELU's and SiLU's derivative near -0.75 and -1.28, which is no
+    saturation; tanh and sigmoid only reach 0.01 beyond |h| = 2.99). linear: 0."""
     if name in ("relu", "leaky_relu"):
         return float(np.mean(np.all(h <= 0, axis=0)))
     if name == "linear":
         return 0.0
-    return float(np.mean(np.abs(deriv) < _SATURATED))
+    return float(np.mean((np.abs(deriv) < _SATURATED) & (np.abs(h) >= _SATURATED_FROM)))
 
 
-def _identical_units(a):
-    """Every unit of the layer computed the same value on every sample (up to
-    the rounding of a matrix product)."""
-    spread = np.max(np.ptp(a, axis=1)) if a.shape[1] > 1 else 0.0
-    scale = np.max(np.abs(a))
+def _identical_units(h):
+    """Every unit of the layer computed the same pre-activation on every
+    sample (up to the rounding of a matrix product), h being (samples,
+    units). One unit is never "identical"; units that only look alike after
+    the activation (dead ReLUs, all 0) are not either."""
+    if h.shape[1] < 2:
+        return False
+    spread = np.max(np.ptp(h, axis=1))
+    scale = np.max(np.abs(h))
     return bool(spread <= _SYMMETRY_TOL * scale) if np.isfinite(scale) else False
 
 
@@ -124,6 +131,14 @@ _FILLS = ("uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_"
           "lecun_uniform_", "lecun_normal_", "xavier_uniform_", "xavier_normal_",
           "glorot_uniform_", "glorot_normal_", "kaiming_uniform_", "kaiming_normal_",
           "he_uniform_", "he_normal_", "variance_scaling_")
+_LATER_FILLS = ("orthogonal_", "sparse_")     # taken as soon as fastinit has them
+
+
+def _fills():
+    fi = _public()
+    return _FILLS + tuple(f for f in _LATER_FILLS if hasattr(fi, f))
+
+
 DEFAULT_SCHEMES = ("zeros", "normal_0.01", "normal_1", "lecun_normal", "xavier_normal", "he_normal")
 
 
@@ -148,7 +163,8 @@ def _call(fill_name, w, kwargs, **source):
 def _label(name, kwargs):
     if not kwargs:
         return name
-    show = lambda v: f"{v:.6g}" if isinstance(v, float) else repr(v)
+    # a float as short as it reads back exactly: 1.5, -10, 1.6666666666666667
+    show = lambda v: (f"{v:.6g}" if float(f"{v:.6g}") == v else repr(v)) if isinstance(v, float) else repr(v)
     return f"{name}(" + ", ".join(f"{k}={show(v)}" for k, v in kwargs.items()) + ")"
 
 
@@ -163,20 +179,23 @@ def _resolve(spec, bias):
     label = _label(name, kwargs)
     b = kwargs.pop("bias", bias)
     b = check_real(b, f"bias of scheme {label!r}")
-    if name in _NAMED:
+    if name == "orthogonal" and "orthogonal_" in _fills():
+        name, fixed, fill_name = "orthogonal", {}, "orthogonal_"
+        kwargs = {**fixed, **kwargs}
+    elif name in _NAMED:
         fill_name, fixed = _NAMED[name]
         if name == "constant":
             if "value" in kwargs:
                 kwargs["val"] = kwargs.pop("value")
             kwargs.setdefault("val", _CONSTANT_DEFAULT)
-        elif name != "constant" and fixed is not None and name in ("zeros", "normal_0.01", "normal_1") and kwargs:
+        elif name in ("zeros", "normal_0.01", "normal_1") and kwargs:
             raise ValueError(f"scheme {name!r} takes only a 'bias' option, got {', '.join(sorted(kwargs))}")
         kwargs = {**fixed, **kwargs}
     else:
         fill_name = name if name.endswith("_") else name + "_"
-        if fill_name not in _FILLS:
+        if fill_name not in _fills():
             raise ValueError(f"unknown scheme {name!r}; valid names: {', '.join(SCHEMES)}, "
-                             f"or a fastinit fill: {', '.join(_FILLS)}")
+                             f"or a fastinit fill: {', '.join(_fills())}")
     # check the keyword arguments now, on a small buffer: a bad one fails before any work
     probe = np.empty((2, 2), np.float32)
     try:
@@ -265,74 +284,108 @@ def _ratio(a, b):
 
 
 def _verdict(p):
-    """What a profile shows, in a word and a sentence."""
+    """What a profile shows, in a word and a sentence. The scale is judged at
+    its extremes over all layers: within 2x of the first layer's is stable,
+    beyond 10x vanishes or explodes, between the two drifts (a finite width
+    alone moves He's ReLU scale by up to 2-3x over 50 layers of 256)."""
     act, grad, dead = p.act_std, p.grad_a_std, p.dead_fraction
     depth = len(act)
-    r = _ratio(act[-1], act[0])
-    g = _ratio(grad[0], grad[-1])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ra, rg = act / act[0], grad / grad[-1]
+    finite = bool(np.all(np.isfinite(ra)))
+    hi, lo = (float(ra.max()), float(ra.min())) if finite else (math.inf, 0.0)
+    ghi, glo = (float(rg.max()), float(rg.min())) if np.all(np.isfinite(rg)) else (math.inf, 0.0)
     if np.all(p.symmetric):
         return "symmetric", ("every unit of a layer computes the same value: the gradient is the same for "
                              "all of them too, so training can never tell them apart")
-    if not math.isfinite(r) or r > 2:
-        return "explodes", (f"the activations grow {r:.3g}x over {depth} layers" if math.isfinite(r) else
-                            f"the activations overflow within {depth} layers")
+    if not np.all(np.isfinite(act)):
+        return "explodes", f"the activations overflow within {depth} layers"
+    if p.activation in ("relu", "leaky_relu") and dead[-1] > 0.5:
+        return "dies", f"{100 * dead[-1]:.0f} % of the last layer's units are never active"
+    if not finite:                                 # a first layer of zeros
+        return "vanishes", "the activations are 0 from the first layer on"
+    if hi > 10:
+        return "explodes", f"the activations grow to {hi:.3g}x the first layer's over {depth} layers"
     if p.activation in ("tanh", "sigmoid", "selu", "gelu") and dead[-1] > 0.5:
         return "saturates", (f"{100 * dead[-1]:.0f} % of the last layer's unit outputs sit where the "
                              f"derivative is below {_SATURATED}: the gradient stops there")
-    if p.activation in ("relu", "leaky_relu") and dead[-1] > 0.5:
-        return "dies", f"{100 * dead[-1]:.0f} % of the last layer's units are never active"
-    if r < 0.5:
-        return "vanishes", f"the activations shrink to {r:.3g} of the first layer's over {depth} layers"
-    if math.isfinite(g) and g < 1e-3:
+    if lo < 0.1:
+        return "vanishes", f"the activations shrink to {lo:.3g} of the first layer's over {depth} layers"
+    if glo < 1e-3:
         return "vanishes", (f"the activations keep their scale, but the gradient reaching the first "
-                            f"layer is {g:.3g} of the last layer's")
-    if not math.isfinite(g) or g > 1e3:
-        return "explodes", f"the gradient reaching the first layer is {g:.3g} times the last layer's"
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ra, rg = act / act[0], grad / grad[-1]
-    ea, eg = max(ra.max(), 1 / ra.min()), max(rg.max(), 1 / rg.min())
-    return "stable", (f"the activations stay within {ea:.3g}x of the first layer's and the "
-                      f"gradient within {eg:.3g}x of the last layer's over {depth} layers")
+                            f"layer is {rg[0]:.3g} of the last layer's")
+    if ghi > 1e3:
+        return "explodes", f"the gradient reaching the first layer is {rg[0]:.3g} times the last layer's"
+    spread = max(hi, 1 / lo)
+    grad_note = f"; the gradient stays within {max(ghi, 1 / glo):.3g}x of the last layer's"
+    if spread > 2:
+        far = hi if hi > 1 / lo else lo
+        return "drifts", (f"the activations' scale moves to {far:.3g}x the first layer's over {depth} layers "
+                          f"(beyond 2x, within 10x)" + grad_note)
+    return "stable", f"the activations stay within {spread:.3g}x of the first layer's over {depth} layers" + grad_note
 
 
-class Diagnosis:
+class _Results:
+    """A config and named entries (profiles, training runs, modules): item
+    access, iteration and JSON, shared by Diagnosis, TrainResult and
+    fastinit.torch's ModelDiagnosis."""
+    _key = "schemes"                  # to_dict()'s name of the entries
+    _has = "this diagnosis has"       # KeyError: "<name>; <_has> a, b, c"
+
+    def __init__(self, config, entries):
+        self.config = config
+        self._entries = entries
+
+    def __getitem__(self, name):
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"{name!r}; {self._has} {', '.join(self._entries)}") from None
+
+    def __contains__(self, name):
+        return name in self._entries
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self):
+        return len(self._entries)
+
+    def items(self):
+        return self._entries.items()
+
+    def to_dict(self):
+        return {"config": dict(self.config), self._key: {k: v.to_dict() for k, v in self._entries.items()}}
+
+    def to_json(self, **kw):
+        return json.dumps(self.to_dict(), allow_nan=False, **kw)
+
+    def __str__(self):
+        return self.table()
+
+
+def _text_table(head, body, left=1):
+    """Rows of strings as aligned columns, the first ``left`` left-aligned, a
+    rule under the head; a ``None`` row is a blank line."""
+    widths = [max(len(row[j]) for row in [head] + [r for r in body if r is not None]) for j in range(len(head))]
+    fmt = lambda row: "  ".join(x.ljust(w) if j < left else x.rjust(w)
+                                for j, (x, w) in enumerate(zip(row, widths))).rstrip()
+    return [fmt(head), "  ".join("-" * w for w in widths)] + ["" if r is None else fmt(r) for r in body]
+
+
+class Diagnosis(_Results):
     """The depth profiles of one network under several schemes:
     ``result[scheme]`` is a :class:`Profile`; ``result.table()`` a plain-text
     table; ``result.to_dict()`` JSON-clean."""
 
-    def __init__(self, config, profiles):
-        self.config = config
-        self._profiles = profiles
-
     @property
     def schemes(self):
-        return tuple(self._profiles)
-
-    def __getitem__(self, scheme):
-        try:
-            return self._profiles[scheme]
-        except KeyError:
-            raise KeyError(f"{scheme!r}; this diagnosis has {', '.join(self._profiles)}") from None
-
-    def __iter__(self):
-        return iter(self._profiles)
-
-    def __len__(self):
-        return len(self._profiles)
-
-    def items(self):
-        return self._profiles.items()
+        return tuple(self._entries)
 
     def __repr__(self):
         c = self.config
         return (f"<Diagnosis {c['depth']} x {c['width']} {c['activation']}: "
-                + ", ".join(f"{k} {p.verdict}" for k, p in self._profiles.items()) + ">")
-
-    def to_dict(self):
-        return {"config": dict(self.config), "schemes": {k: p.to_dict() for k, p in self._profiles.items()}}
-
-    def to_json(self, **kw):
-        return json.dumps(self.to_dict(), allow_nan=False, **kw)
+                + ", ".join(f"{k} {p.verdict}" for k, p in self.items()) + ">")
 
     def table(self, layers=None):
         """One row per scheme and layer: by default the first layers, a few
@@ -352,33 +405,20 @@ class Diagnosis:
         dead_head = "dead %" if c["activation"] in ("relu", "leaky_relu") else "sat. %"
         head = ["scheme", "layer", "pre std", "act std", "grad W std", "grad a std", dead_head, "sym"]
         body = []
-        for name, p in self._profiles.items():
+        for name, p in self.items():
+            if body:
+                body.append(None)
             for r in rows:
                 i = r - 1
                 body.append([name, str(r), _g(p.pre_std[i]), _g(p.act_std[i]), _g(p.grad_w_std[i]),
                              _g(p.grad_a_std[i]), f"{100 * p.dead_fraction[i]:.1f}",
                              "yes" if p.symmetric[i] else "no"])
-        widths = [max(len(x[j]) for x in [head] + body) for j in range(len(head))]
         title = (f"{c['depth']} layers of {c['width']} units, {c['activation']}"
                  + (f" (slope {c['negative_slope']})" if c["activation"] == "leaky_relu" else "")
                  + f", batch {c['batch']}, seed {c['seed']}")
-        lines = [title, ""]
-        fmt = lambda row: "  ".join(x.ljust(w) if j == 0 else x.rjust(w) for j, (x, w) in enumerate(zip(row, widths)))
-        lines.append(fmt(head))
-        lines.append("  ".join("-" * w for w in widths))
-        last = None
-        for row in body:
-            if last is not None and row[0] != last:
-                lines.append("")
-            lines.append(fmt(row))
-            last = row[0]
-        lines.append("")
-        for name, p in self._profiles.items():
-            lines.append(f"{name}: {p.verdict}: {p.summary}")
+        lines = [title, ""] + _text_table(head, body) + [""]
+        lines += [f"{name}: {p.verdict}: {p.summary}" for name, p in self.items()]
         return "\n".join(lines)
-
-    def __str__(self):
-        return self.table()
 
 
 def _g(x):
@@ -482,7 +522,7 @@ def _run(sch, depth, width, activation, slope, x, noise, seed):
             vals["pre_std"][layer] = _std(h)
             vals["act_std"][layer] = _std(a)
             vals["dead_fraction"][layer] = _dead_fraction(activation, h, d)
-            vals["symmetric"][layer] = _identical_units(a)
+            vals["symmetric"][layer] = _identical_units(h)
         grad_a = noise
         for layer in reversed(range(depth)):
             vals["grad_a_std"][layer] = _std(grad_a)

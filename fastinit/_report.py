@@ -64,7 +64,7 @@ def write_html(path, profiles, training=None, *, title=None):
     """
     data = _payload(profiles, training)
     page = _render(data, DEFAULT_TITLE if title is None else str(title))
-    _write_atomic(path, page)
+    write_atomic(path, page)
     return os.fspath(path)
 
 
@@ -161,11 +161,11 @@ def _render(data, title):
 
 # ---------------------------------------------------------------------------- writing
 
-def _write_atomic(path, text):
-    """text to path in UTF-8, under a temporary name in the same directory,
-    then renamed over path: path is either its old self or complete."""
+def write_atomic(path, data):
+    """data (str as UTF-8, bytes, or a callable writing to the binary file it
+    is given) to path, under a temporary name in the same directory, then
+    renamed over path: path is either its old self or complete."""
     path = os.fspath(path)
-    payload = text.encode("utf-8")
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     for _ in range(100):
@@ -179,7 +179,10 @@ def _write_atomic(path, text):
         raise FileExistsError(f"no free temporary name next to {path}")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(payload)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

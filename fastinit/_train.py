@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 from ._checks import check_choice, check_positive_int, check_real, check_uint64
-from ._diagnose import _check_activation, _clean, _forward, _g, _identical_units, _resolve_all
+from ._diagnose import _Results, _check_activation, _clean, _forward, _g, _identical_units, _resolve_all, _text_table
 from ._generator import name_stream
 
 __all__ = ["train", "TrainResult", "TrainRun", "DEFAULT_TRAIN_SCHEMES"]
@@ -95,8 +95,14 @@ class _Net:
         return float(np.mean(np.argmax(self.forward(x)[2], axis=1) == y))
 
     def symmetric(self, x):
-        """Every hidden layer's units compute the same value on every sample."""
-        return all(_identical_units(a) for a in self.forward(x)[0][1:])
+        """Every hidden layer's units compute the same pre-activation on every sample."""
+        a = x
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = a @ w.T + b
+            if not _identical_units(h):
+                return False
+            a = _forward(self.activation, self.slope, h)[0]
+        return True
 
     def step(self, x, y, opt):
         """One optimizer step on a minibatch. Returns (mean cross-entropy, ok); when the
@@ -247,45 +253,24 @@ def _verdicts(runs):
                          f"(train {_pct(r.train_acc[-1])})")
 
 
-class TrainResult:
+class TrainResult(_Results):
     """The training curves of one network under several schemes:
     ``result[scheme]`` is a :class:`TrainRun`; ``result.table()`` a
     plain-text table; ``result.to_dict()`` JSON-clean (inf and NaN as null)."""
+    _has = "this training has"
 
     def __init__(self, config, runs):
-        self.config = config
-        self._runs = runs
+        super().__init__(config, runs)
         _verdicts(runs)
 
     @property
     def schemes(self):
-        return tuple(self._runs)
-
-    def __getitem__(self, scheme):
-        try:
-            return self._runs[scheme]
-        except KeyError:
-            raise KeyError(f"{scheme!r}; this training has {', '.join(self._runs)}") from None
-
-    def __iter__(self):
-        return iter(self._runs)
-
-    def __len__(self):
-        return len(self._runs)
-
-    def items(self):
-        return self._runs.items()
+        return tuple(self._entries)
 
     def __repr__(self):
         c = self.config
         return (f"<TrainResult {c['depth']} x {c['width']} {c['activation']}, {c['epochs']} epochs: "
-                + ", ".join(f"{k} {r.verdict}" for k, r in self._runs.items()) + ">")
-
-    def to_dict(self):
-        return {"config": dict(self.config), "schemes": {k: r.to_dict() for k, r in self._runs.items()}}
-
-    def to_json(self, **kw):
-        return json.dumps(self.to_dict(), allow_nan=False, **kw)
+                + ", ".join(f"{k} {r.verdict}" for k, r in self.items()) + ">")
 
     def table(self):
         """One row per scheme: the last epoch's loss and accuracies, the epoch
@@ -294,27 +279,19 @@ class TrainResult:
         c = self.config
         head = ["scheme", "loss", "train acc", "test acc", f"epochs to {100 * TARGET:g} %", "verdict"]
         body = []
-        for name, r in self._runs.items():
+        for name, r in self.items():
             hit = r.epochs_to()
             body.append([name, _g(r.loss[-1]), _pct(r.train_acc[-1]), _pct(r.test_acc[-1]),
                          "never" if hit is None else str(hit), r.verdict])
-        widths = [max(len(x[j]) for x in [head] + body) for j in range(len(head))]
-        fmt = lambda row: "  ".join(x.ljust(w) if j in (0, 5) else x.rjust(w)
-                                    for j, (x, w) in enumerate(zip(row, widths))).rstrip()
         title = (f"{c['depth']} hidden layers of {c['width']} units, {c['activation']}"
                  + (f" (slope {c['negative_slope']})" if c["activation"] == "leaky_relu" else "")
                  + f", digits ({c['train_size']} train / {c['test_size']} test), "
                  + (f"Adam lr {c['lr']:g} beta1 {c['momentum']:g}" if c["optimizer"] == "adam" else
                     f"SGD lr {c['lr']:g} momentum {c['momentum']:g}")
                  + f", batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}")
-        lines = [title, "", fmt(head), "  ".join("-" * w for w in widths)]
-        lines += [fmt(row) for row in body]
-        lines.append("")
-        lines += [f"{name}: {r.verdict}: {r.summary}" for name, r in self._runs.items()]
+        lines = [title, ""] + _text_table(head, body) + [""]
+        lines += [f"{name}: {r.verdict}: {r.summary}" for name, r in self.items()]
         return "\n".join(lines)
-
-    def __str__(self):
-        return self.table()
 
 
 # ---------------------------------------------------------------------------- progress

@@ -10,9 +10,9 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 from ._diagnose import ACTIVATIONS, DEFAULT_SCHEMES, diagnose, recommend, same_scheme
+from ._report import write_atomic
 from ._train import DEFAULT_TRAIN_SCHEMES, TrainResult, train
 
 __all__ = ["main", "plot", "train", "TrainResult", "DEFAULT_TRAIN_SCHEMES"]
@@ -39,7 +39,8 @@ def _parser():
     p.add_argument("--dpi", type=int, default=110, help="resolution of a --plot bitmap (default 110)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained interactive page")
     p.add_argument("--train", action="store_true",
-                   help="also train the network (6 x 256 by default) on scikit-learn's digits, once per scheme")
+                   help="also train a 6 x 256 network on scikit-learn's digits, once per scheme (--schemes, or "
+                        + ",".join(DEFAULT_TRAIN_SCHEMES) + " plus the recommended one)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the training default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -68,6 +69,28 @@ def _schemes(arg, rec):
     return names
 
 
+def _check_outputs(args):
+    """Everything that could fail after the work, checked before it: sizes,
+    the output folders, the figure's format."""
+    for name in ("epochs", "dpi"):
+        v = getattr(args, name)
+        if v is not None and v <= 0:
+            raise ValueError(f"--{name} must be positive, got {v}")
+    for opt in ("json", "plot", "html"):
+        path = getattr(args, opt)
+        if path is not None:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise ValueError(f"--{opt} {path}: no folder {folder}")
+    if args.plot:
+        from matplotlib.backend_bases import FigureCanvasBase
+        ext = os.path.splitext(args.plot)[1].lstrip(".").lower()
+        known = FigureCanvasBase.get_supported_filetypes()
+        if ext not in known:
+            raise ValueError(f"--plot {args.plot}: the name must end in one of "
+                             + ", ".join("." + k for k in sorted(known)))
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     if args.plot and not _need("matplotlib", "--plot"):
@@ -75,6 +98,7 @@ def main(argv=None):
     if args.train and not _need("sklearn", "--train"):
         return 1
     try:
+        _check_outputs(args)
         rec = recommend(args.activation, negative_slope=args.negative_slope)
         schemes = _schemes(args.schemes, rec)
         result = diagnose(args.depth, args.width, args.activation, schemes, batch=args.batch, seed=args.seed,
@@ -82,6 +106,25 @@ def main(argv=None):
     except (TypeError, ValueError) as e:
         print(f"fastinit explain: {e}", file=sys.stderr)
         return 2
+    try:
+        return _report_all(args, rec, schemes, result)
+    except OSError as e:
+        print(f"fastinit explain: {e}", file=sys.stderr)
+        return 2
+
+
+def _train_schemes(arg, rec):
+    """--schemes, or the training defaults plus the recommended scheme where
+    none of them draws the same weights."""
+    if arg is not None:
+        return _schemes(arg, rec)
+    names = list(DEFAULT_TRAIN_SCHEMES)
+    if not any(same_scheme(rec.spec, n) for n in names):
+        names.append(rec.spec)
+    return names
+
+
+def _report_all(args, rec, schemes, result):
     print(result.table())
     print()
     same = [n for n in schemes if isinstance(n, str) and same_scheme(rec.spec, n)]
@@ -92,8 +135,8 @@ def main(argv=None):
     training = None
     if args.train:
         kw = {} if args.epochs is None else {"epochs": args.epochs}
-        training = train(args.activation, seed=args.seed, negative_slope=args.negative_slope,
-                         progress=not args.quiet, **kw)
+        training = train(args.activation, _train_schemes(args.schemes, rec), seed=args.seed,
+                         negative_slope=args.negative_slope, progress=not args.quiet, **kw)
         print()
         print(training.table())
 
@@ -102,7 +145,7 @@ def main(argv=None):
         data["recommendation"] = rec.to_dict()
         if training is not None:
             data["training"] = training.to_dict()
-        _write_text(args.json, json.dumps(data, allow_nan=False, indent=1) + "\n")
+        write_atomic(args.json, json.dumps(data, allow_nan=False, indent=1) + "\n")
         print(f"wrote {args.json}")
     if args.plot:
         plot(result, args.plot, training=training, dpi=args.dpi)
@@ -122,44 +165,23 @@ def main(argv=None):
     return 0
 
 
-def _temporary(path, suffix=""):
-    """A temporary file beside path, with the permissions a new file gets
-    (mkstemp's are 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=".fastinit-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return fd, tmp
-
-
-def _write_text(path, text):
-    """Atomically: a temporary file beside the target, then a rename."""
-    fd, tmp = _temporary(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def plot(result, path, training=None, dpi=110):
     """The depth profiles (activation std and gradient std against layer, log
     scale, one line per scheme) and, with ``training``, the training loss and
-    test accuracy per epoch; written to ``path`` (the format from its suffix)."""
+    test accuracy per epoch; written to ``path`` atomically (the format from
+    its suffix). Returns the matplotlib ``Figure``."""
     import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import matplotlib.ticker
     import numpy as np
+    from matplotlib.figure import Figure        # not pyplot: no backend chosen for the caller
 
     c = result.config
     rows = 2 if training is not None else 1
-    fig, axes = plt.subplots(rows, 2, figsize=(12, 4.6 * rows), squeeze=False)
+    fig = Figure(figsize=(12, 4.6 * rows))
+    axes = fig.subplots(rows, 2, squeeze=False)
     colors = {}
     for i, name in enumerate(result.schemes):
-        colors[name] = plt.get_cmap("tab10")(i % 10)
+        colors[name] = matplotlib.colormaps["tab10"](i % 10)
     layers = np.arange(1, c["depth"] + 1)
     for ax, field, label in ((axes[0, 0], "act_std", "std of the activations"),
                              (axes[0, 1], "grad_a_std", "std of the gradient w.r.t. the activations")):
@@ -201,13 +223,6 @@ def plot(result, path, training=None, dpi=110):
     fig.suptitle(title)
     fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 2) // 3) / rows, 1, 1))
-    fd, tmp = _temporary(path, os.path.splitext(path)[1] or ".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    write_atomic(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
+    return fig

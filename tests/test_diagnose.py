@@ -70,7 +70,11 @@ def test_dead_and_saturated_units():
     seed = fresh_seed()
     # a bias of -10 under small weights: every ReLU unit is off for every sample
     r = fastinit.diagnose(3, 64, "relu", [("normal_0.01", {"bias": -10.0}), "he_normal"], batch=128, seed=seed)
-    assert np.all(r["normal_0.01(bias=-10.0)"].dead_fraction == 1.0), seed
+    assert np.all(r["normal_0.01(bias=-10)"].dead_fraction == 1.0), seed
+    assert r["normal_0.01(bias=-10)"].verdict == "dies", seed           # dead, not "symmetric"
+    # the first layer's units differ before the ReLU; the layers after it get all-zero inputs, so their
+    # units are identical (bias only)
+    assert r["normal_0.01(bias=-10)"].symmetric.tolist() == [False, True, True], seed
     assert np.all(r["he_normal"].dead_fraction < 0.05), (seed, r["he_normal"].dead_fraction)
     # the same count by hand on the first layer: units <= 0 for every sample
     r = fastinit.diagnose(1, 256, "relu", [("normal_1", {"bias": -20.0})], batch=16, seed=seed)
@@ -79,7 +83,7 @@ def test_dead_and_saturated_units():
     h = x @ w.astype(np.float64).T - 20.0
     want = np.mean(np.all(h <= 0, axis=0))
     assert 0 < want < 1, (seed, want)
-    assert r["normal_1(bias=-20.0)"].dead_fraction[0] == pytest.approx(want), seed
+    assert r["normal_1(bias=-20)"].dead_fraction[0] == pytest.approx(want), seed
     # tanh with N(0, 1) weights: pre-activations of std ~16, most outputs where tanh' < 0.01
     r = fastinit.diagnose(10, 256, "tanh", ["normal_1", "xavier_normal"], batch=256, seed=seed)
     assert np.all(r["normal_1"].dead_fraction[1:] > 0.6), (seed, r["normal_1"].dead_fraction)

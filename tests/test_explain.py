@@ -28,7 +28,7 @@ def test_table_and_recommendation(capsys):
     assert rc == 0
     assert "8 layers of 32 units, tanh" in out
     for name in ("zeros", "normal_0.01", "normal_1", "lecun_normal", "xavier_normal", "he_normal",
-                 "xavier_uniform(gain=1.66667)"):
+                 "xavier_uniform(gain=1.6666666666666667)"):
         assert f"\n{name} " in out or f"\n{name}:" in out, name
     assert "recommended for tanh: fastinit.xavier_uniform_(w, gain=1.6666666666666667)" in out
     assert fastinit.recommend("tanh").reason in out
@@ -125,16 +125,51 @@ def test_train_html_json_and_plot_together(tmp_path, capsys):
     assert err == ""                                    # --quiet: no progress bar
     assert "6 hidden layers of 256 units, tanh" in out   # the training table
     data = json.loads(js.read_text())
-    assert set(data["training"]["schemes"]) == set(fastinit.explain.DEFAULT_TRAIN_SCHEMES)
+    # the training defaults plus the recommended scheme, which none of them equals for tanh
+    assert list(data["training"]["schemes"]) == list(fastinit.explain.DEFAULT_TRAIN_SCHEMES) + [
+        "xavier_uniform(gain=1.6666666666666667)"]
     assert len(data["training"]["schemes"]["he_normal"]["test_acc"]) == 1
     import matplotlib.image
     img = matplotlib.image.imread(str(png))
     assert img.shape[0] > 600                           # two rows of panels: profiles and training
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and len(html) > 20_000
-    for act in fastinit._diagnose.ACTIVATIONS:          # every activation's profile, to switch between
-        assert f'"{act}"' in html
-    assert '"test_acc"' in html                          # and the training curves
+    import re
+    embedded = json.loads(re.search(r'<script type="application/json" id="fastinit-data">(.*?)</script>',
+                                    html, re.S).group(1))
+    assert json.dumps(embedded).count('"act_std"') >= 7 * 6     # every activation's profiles, to switch between
+    assert embedded["training"]["tanh"]["schemes"]["he_normal"]["test_acc"] == \
+        data["training"]["schemes"]["he_normal"]["test_acc"]     # and the training curves
+
+
+def test_plot_has_labels_legend_and_title(tmp_path):
+    pytest.importorskip("matplotlib")
+    r = fastinit.diagnose(7, 16, "tanh", ["zeros", "normal_1", "xavier_normal"], batch=8)
+    fig = explain.plot(r, tmp_path / "p.png")
+    top = fig.axes[:2]
+    assert [ax.get_xlabel() for ax in top] == ["layer", "layer"]
+    assert top[0].get_ylabel() == "std of the activations"
+    assert "gradient" in top[1].get_ylabel()
+    assert all(ax.get_yscale() == "log" for ax in top)
+    assert fig._suptitle.get_text().startswith("7 layers x 16 units, tanh")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [f"{n} ({r[n].verdict}" + ("; all zero, not drawn)" if n == "zeros" else ")")
+                      for n in r.schemes]
+    for ax in top:                                   # one line per scheme, with the profile's values
+        lines = {l.get_label().split(" (")[0]: l for l in ax.get_lines()}
+        assert set(lines) == set(r.schemes)
+    np.testing.assert_array_equal(lines["normal_1"].get_ydata(), r["normal_1"].grad_a_std)
+
+
+def test_bad_outputs_fail_before_the_work(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    for argv, word in ((["--json", str(tmp_path / "no" / "x.json")], "no folder"),
+                       (["--plot", str(tmp_path / "x.xyz")], ".png"),
+                       (["--html", str(tmp_path / "no" / "r.html")], "no folder"),
+                       (["--epochs", "0"], "--epochs"), (["--dpi", "0"], "--dpi")):
+        rc, out, err = _run(capsys, "--depth", "3", "--width", "8", *argv)
+        assert rc == 2 and word in err and out == "", (argv, err)
+    assert os.listdir(tmp_path) == []
 
 
 def test_train_without_sklearn_says_how_to_get_it(capsys, monkeypatch):

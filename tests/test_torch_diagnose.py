@@ -65,11 +65,13 @@ def by_hand(model, x, seed=0, loss=None):
         if isinstance(m, nn.ReLU):
             dead = float((h <= 0).all(dim=0).double().mean())
         elif isinstance(m, nn.Tanh):
-            dead = float(((1 - torch.tanh(h) ** 2).abs() < 0.01).double().mean())
-        spread = (y.max(dim=1).values - y.min(dim=1).values).max()
+            dead = float((((1 - torch.tanh(h) ** 2).abs() < 0.01) & (h.abs() >= 2)).double().mean())
+        u = h if isinstance(m, (nn.ReLU, nn.Tanh)) else y     # an activation: are its inputs identical?
+        spread = (u.max(dim=1).values - u.min(dim=1).values).max()
         figures[str(i)] = {"pre_std": std(h), "act_std": std(y), "grad_a_std": std(grads[i]),
                            "grad_w_std": std(next(w_grads)) if isinstance(m, nn.Linear) else math.nan,
-                           "dead_fraction": dead, "symmetric": bool(spread <= 1e-7 * y.abs().max())}
+                           "dead_fraction": dead,
+                           "symmetric": u.shape[1] > 1 and bool(spread <= 1e-7 * u.abs().max())}
     return figures
 
 
@@ -147,7 +149,8 @@ def test_dead_relu_after_large_negative_bias():
     x = torch.randn(64, 12)
     result = ft.diagnose(model, x, seed=seed)
     assert result["3"].dead_fraction == 1.0 and result["1"].dead_fraction < 1.0
-    assert result["3"].act_std == 0.0 and result["3"].symmetric
+    # dead is not symmetric: the ReLU's inputs (the pre-activations) still differ between units
+    assert result["3"].act_std == 0.0 and not result["3"].symmetric
     # nothing flows back through a dead layer
     assert result["2"].grad_a_std == 0.0 and result["0"].grad_w_std == 0.0 and result["2"].grad_w_std == 0.0
     assert result["4"].grad_w_std == 0.0 and result["4"].grad_a_std > 0

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .._checks import check_uint64
-from .._diagnose import FIELDS, _clean, _dead_fraction, _g, _identical_units, _std
+from .._diagnose import FIELDS, _Results, _clean, _dead_fraction, _g, _identical_units, _std, _text_table
 from .._generator import name_stream
 from .._plain import normal_
 
@@ -128,10 +128,13 @@ class _Recorder:
             return                     # (an Embedding's indices have no std to speak of)
         # from the input, before an in-place activation overwrites it
         rec["pre_std"] = _std(_numpy(x))
+        if kind is not None:           # an activation's units are identical when its inputs are
+            units = _units(x, self.channels_first)
+            rec["symmetric"] = _identical_units(units)
         if kind == "relu":
-            rec["dead_fraction"] = _dead_fraction("relu", _units(x, self.channels_first), None)
+            rec["dead_fraction"] = _dead_fraction("relu", units, None)
         elif kind == "saturating":     # _dead_fraction's rule for any saturating activation
-            rec["dead_fraction"] = _dead_fraction("tanh", None, _derivative(module, x))
+            rec["dead_fraction"] = _dead_fraction("tanh", _numpy(x), _derivative(module, x))
 
     def post(self, module, args, output):
         rec = self.records[module]
@@ -140,8 +143,9 @@ class _Recorder:
             return
         a = _units(y, self.channels_first)
         rec["act_std"] = _std(a)
-        with np.errstate(invalid="ignore"):     # inf - inf in an overflowed output
-            rec["symmetric"] = _identical_units(a)
+        if _kind(module) is None:
+            with np.errstate(invalid="ignore"):     # inf - inf in an overflowed output
+                rec["symmetric"] = _identical_units(a)
         if y.requires_grad:            # the gradient w.r.t. this value, even if later changed in place
             self.handles.append(y.register_hook(lambda g: rec.__setitem__("grad_a_std", _std(_numpy(g)))))
 
@@ -197,60 +201,30 @@ class ModuleProfile:
         return {"type": self.type, "calls": self.calls, **d}
 
 
-class ModelDiagnosis:
+class ModelDiagnosis(_Results):
     """The figures of every leaf module that ran: ``result[name]`` (the name of
     ``named_modules()``) is a :class:`ModuleProfile`; ``result.modules`` the
     names in execution order; ``result.table()`` a plain-text table;
     ``result.to_dict()`` JSON-clean (null for non-finite figures)."""
 
-    def __init__(self, config, profiles):
-        self.config = config
-        self._profiles = profiles
+    _key = "modules"
+    _has = "not a leaf module that ran; these are"
 
     @property
     def modules(self):
-        return tuple(self._profiles)
-
-    def __getitem__(self, name):
-        try:
-            return self._profiles[name]
-        except KeyError:
-            raise KeyError(f"{name!r} is not a leaf module that ran; these are {', '.join(self._profiles)}") from None
-
-    def __contains__(self, name):
-        return name in self._profiles
-
-    def __iter__(self):
-        return iter(self._profiles)
-
-    def __len__(self):
-        return len(self._profiles)
-
-    def items(self):
-        return self._profiles.items()
+        return tuple(self._entries)
 
     def __repr__(self):
         return f"<ModelDiagnosis {self.config['model']}: {len(self)} leaf modules>"
-
-    def to_dict(self):
-        return {"config": dict(self.config), "modules": {k: p.to_dict() for k, p in self._profiles.items()}}
-
-    def to_json(self, **kw):
-        return json.dumps(self.to_dict(), allow_nan=False, **kw)
 
     def table(self):
         """One row per leaf module, in execution order."""
         head = ["module", "type", "pre std", "act std", "grad W std", "grad a std", "dead/sat %", "sym"]
         body = [[name or "(model)", p.type, _g(p.pre_std), _g(p.act_std), _g(p.grad_w_std), _g(p.grad_a_std),
                  f"{100 * p.dead_fraction:.1f}", "yes" if p.symmetric else "no"] for name, p in self.items()]
-        widths = [max(len(x[j]) for x in [head] + body) for j in range(len(head))]
-        fmt = lambda row: "  ".join(x.ljust(w) if j < 2 else x.rjust(w) for j, (x, w) in enumerate(zip(row, widths)))
         c = self.config
         title = f"{c['model']} ({'training' if c['training'] else 'eval'} mode), loss {c['loss']}, seed {c['seed']}"
-        return "\n".join([title, "", fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body])
-
-    def __str__(self):
-        return self.table()
+        return "\n".join([title, ""] + _text_table(head, body, left=2))
 
 
 # ---------------------------------------------------------------------------- diagnose
