@@ -13,7 +13,6 @@ schemes of the same distribution see the same underlying values, only scaled.
 """
 import json
 import math
-import numbers
 
 import numpy as np
 
@@ -179,10 +178,7 @@ def _resolve(spec, bias):
     label = _label(name, kwargs)
     b = kwargs.pop("bias", bias)
     b = check_real(b, f"bias of scheme {label!r}")
-    if name == "orthogonal" and "orthogonal_" in _fills():
-        name, fixed, fill_name = "orthogonal", {}, "orthogonal_"
-        kwargs = {**fixed, **kwargs}
-    elif name in _NAMED:
+    if name in _NAMED:
         fill_name, fixed = _NAMED[name]
         if name == "constant":
             if "value" in kwargs:
@@ -238,9 +234,35 @@ def _check_activation(activation):
     return check_choice(activation, "activation", ACTIVATIONS)
 
 
+def _layer_weights(sch, dims, seed, prefix):
+    """The weights of each layer l (1-based) of an MLP of widths dims, as a
+    model holds them, float32 (out, in), from stream name_stream('<prefix>/layer<l>')
+    of seed, and then as float64 to compute with."""
+    out = []
+    for layer in range(len(dims) - 1):
+        w32 = np.empty((dims[layer + 1], dims[layer]), np.float32)
+        sch.fill(w32, seed, name_stream(f"{prefix}/layer{layer + 1}"))
+        out.append(w32.astype(np.float64))
+    return out
+
+
+class _Fields:
+    """Item access to the fields named in _fields, as to attributes."""
+    _fields = FIELDS
+    _called = "fields"                # in the KeyError: "the fields are ..."
+
+    def __getitem__(self, field):
+        if field not in self._fields:
+            raise KeyError(f"{field!r}; the {self._called} are {', '.join(self._fields)}")
+        return getattr(self, field)
+
+    def keys(self):
+        return self._fields
+
+
 # ---------------------------------------------------------------------------- results
 
-class Profile:
+class Profile(_Fields):
     """One scheme's depth profile: NumPy arrays with one value per layer
     (``pre_std``, ``act_std``, ``grad_w_std``, ``grad_a_std``,
     ``dead_fraction``, ``symmetric``), also readable as ``profile['act_std']``,
@@ -252,14 +274,6 @@ class Profile:
         for f in FIELDS:
             setattr(self, f, values[f])
         self.verdict, self.summary = _verdict(self)
-
-    def __getitem__(self, field):
-        if field not in FIELDS:
-            raise KeyError(f"{field!r}; the fields are {', '.join(FIELDS)}")
-        return getattr(self, field)
-
-    def keys(self):
-        return FIELDS
 
     def __repr__(self):
         return f"<Profile {self.scheme}: {self.verdict}, {len(self.act_std)} layers>"
@@ -506,17 +520,13 @@ def diagnose(depth, width, activation, schemes=DEFAULT_SCHEMES, *, batch=1024, s
 
 def _run(sch, depth, width, activation, slope, x, noise, seed):
     vals = {f: np.empty(depth, bool if f == "symmetric" else np.float64) for f in FIELDS}
-    weights, acts, derivs = [], [x], []
+    weights = _layer_weights(sch, [x.shape[1]] + [width] * depth, seed, "diagnose")
+    acts, derivs = [x], []
     a = x
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for layer in range(depth):
-            fan_in = a.shape[1]
-            w32 = np.empty((width, fan_in), np.float32)      # what a model holds: float32 weights
-            sch.fill(w32, seed, name_stream(f"diagnose/layer{layer + 1}"))
-            w = w32.astype(np.float64)
+        for layer, w in enumerate(weights):
             h = a @ w.T + sch.bias
             a, d = _forward(activation, slope, h)
-            weights.append(w)
             acts.append(a)
             derivs.append(d)
             vals["pre_std"][layer] = _std(h)

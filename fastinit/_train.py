@@ -13,14 +13,14 @@ order of the minibatches (``'train/batches'``) are drawn once from ``seed``
 and are the same for every scheme, so the schemes differ only in their
 starting point.
 """
-import json
 import math
 import sys
 
 import numpy as np
 
 from ._checks import check_choice, check_positive_int, check_real, check_uint64
-from ._diagnose import _Results, _check_activation, _clean, _forward, _g, _identical_units, _resolve_all, _text_table
+from ._diagnose import (_Fields, _Results, _check_activation, _clean, _forward, _g, _identical_units, _layer_weights,
+                        _resolve_all, _text_table)
 from ._generator import name_stream
 
 __all__ = ["train", "TrainResult", "TrainRun", "DEFAULT_TRAIN_SCHEMES"]
@@ -71,44 +71,36 @@ class _Net:
 
     def __init__(self, sch, dims, seed, activation, slope):
         self.activation, self.slope = activation, slope
-        self.weights, self.biases = [], []
-        for layer in range(len(dims) - 1):
-            w32 = np.empty((dims[layer + 1], dims[layer]), np.float32)   # what a model holds
-            sch.fill(w32, seed, name_stream(f"train/layer{layer + 1}"))
-            self.weights.append(w32.astype(np.float64))
-            self.biases.append(np.full(dims[layer + 1], sch.bias))
+        self.weights = _layer_weights(sch, dims, seed, "train")
+        self.biases = [np.full(d, sch.bias) for d in dims[1:]]
         # the optimizer's state: SGD's velocity or Adam's first moment, Adam's second moment
         self.velocity = [(np.zeros_like(w), np.zeros_like(b)) for w, b in zip(self.weights, self.biases)]
         self.second = [(np.zeros_like(w), np.zeros_like(b)) for w, b in zip(self.weights, self.biases)]
         self.steps = 0
 
     def forward(self, x):
-        """The inputs and activations of every hidden layer, their derivatives, and the logits."""
-        acts, derivs = [x], []
+        """The input and the activations of every hidden layer, their
+        derivatives, the logits, and the hidden layers' pre-activations."""
+        acts, derivs, pres = [x], [], []
         for w, b in zip(self.weights[:-1], self.biases[:-1]):
-            a, d = _forward(self.activation, self.slope, acts[-1] @ w.T + b)
+            pres.append(acts[-1] @ w.T + b)
+            a, d = _forward(self.activation, self.slope, pres[-1])
             acts.append(a)
             derivs.append(d)
-        return acts, derivs, acts[-1] @ self.weights[-1].T + self.biases[-1]
+        return acts, derivs, acts[-1] @ self.weights[-1].T + self.biases[-1], pres
 
     def accuracy(self, x, y):
         return float(np.mean(np.argmax(self.forward(x)[2], axis=1) == y))
 
     def symmetric(self, x):
         """Every hidden layer's units compute the same pre-activation on every sample."""
-        a = x
-        for w, b in zip(self.weights[:-1], self.biases[:-1]):
-            h = a @ w.T + b
-            if not _identical_units(h):
-                return False
-            a = _forward(self.activation, self.slope, h)[0]
-        return True
+        return all(_identical_units(h) for h in self.forward(x)[3])
 
     def step(self, x, y, opt):
         """One optimizer step on a minibatch. Returns (mean cross-entropy, ok); when the
         loss or a gradient is not finite, ok is False, the weights are left as
         they were and the loss returned is inf or NaN."""
-        acts, derivs, z = self.forward(x)
+        acts, derivs, z, _ = self.forward(x)
         z = z - z.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         rows = np.arange(len(y))
@@ -170,7 +162,7 @@ _OPTIMIZERS = {"adam": (_Adam, 1e-3), "sgd": (_SGD, 0.01)}
 
 # ---------------------------------------------------------------------------- results
 
-class TrainRun:
+class TrainRun(_Fields):
     """One scheme's training: NumPy arrays with one value per epoch (``loss``,
     the mean training cross-entropy over the epoch's minibatches;
     ``train_acc`` and ``test_acc``, the accuracies at the end of the epoch),
@@ -178,6 +170,7 @@ class TrainRun:
     (1-based, or None); ``symmetric`` (every hidden layer's units still
     identical at the end); and a one-word ``verdict`` with its sentence
     ``summary``."""
+    _fields = FIELDS
 
     def __init__(self, scheme, loss, train_acc, test_acc, diverged_epoch, symmetric):
         self.scheme = scheme
@@ -186,14 +179,6 @@ class TrainRun:
         self.diverged = diverged_epoch is not None
         self.symmetric = symmetric
         self.verdict = self.summary = None                # set by _verdicts, which compares the schemes
-
-    def __getitem__(self, field):
-        if field not in FIELDS:
-            raise KeyError(f"{field!r}; the fields are {', '.join(FIELDS)}")
-        return getattr(self, field)
-
-    def keys(self):
-        return FIELDS
 
     def epochs_to(self, accuracy=TARGET):
         """The first epoch (1-based) whose test accuracy is at least ``accuracy``, or None."""

@@ -55,11 +55,11 @@ def _need(module, what):
     return True
 
 
-def _schemes(arg, rec):
-    """The schemes named by --schemes, or the default ones plus the
-    recommended one where none of them draws the same weights."""
+def _schemes(arg, rec, defaults=DEFAULT_SCHEMES):
+    """The schemes named by --schemes, or the defaults plus the recommended
+    one where none of them draws the same weights."""
     if arg is None:
-        names = list(DEFAULT_SCHEMES)
+        names = list(defaults)
         if not any(same_scheme(rec.spec, n) for n in names):
             names.append(rec.spec)
         return names
@@ -113,17 +113,6 @@ def main(argv=None):
         return 2
 
 
-def _train_schemes(arg, rec):
-    """--schemes, or the training defaults plus the recommended scheme where
-    none of them draws the same weights."""
-    if arg is not None:
-        return _schemes(arg, rec)
-    names = list(DEFAULT_TRAIN_SCHEMES)
-    if not any(same_scheme(rec.spec, n) for n in names):
-        names.append(rec.spec)
-    return names
-
-
 def _report_all(args, rec, schemes, result):
     print(result.table())
     print()
@@ -135,7 +124,7 @@ def _report_all(args, rec, schemes, result):
     training = None
     if args.train:
         kw = {} if args.epochs is None else {"epochs": args.epochs}
-        training = train(args.activation, _train_schemes(args.schemes, rec), seed=args.seed,
+        training = train(args.activation, _schemes(args.schemes, rec, DEFAULT_TRAIN_SCHEMES), seed=args.seed,
                          negative_slope=args.negative_slope, progress=not args.quiet, **kw)
         print()
         print(training.table())

@@ -76,14 +76,19 @@ def test_json_and_plot(tmp_path, capsys):
         assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f          # a new file's, not mkstemp's 0600
 
 
-def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+def _hide(monkeypatch, module):
+    """Imports of module (and its submodules) fail, as where it is not installed."""
     real = builtins.__import__
 
-    def no_matplotlib(name, *a, **k):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            raise ImportError("No module named 'matplotlib'")
+    def importer(name, *a, **k):
+        if name == module or name.startswith(module + "."):
+            raise ImportError(f"No module named '{module}'")
         return real(name, *a, **k)
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    monkeypatch.setattr(builtins, "__import__", importer)
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    _hide(monkeypatch, "matplotlib")
     rc, out, err = _run(capsys, "--depth", "3", "--width", "8", "--plot", str(tmp_path / "x.png"))
     assert rc != 0
     assert 'pip install "fastinit[explain]"' in err and "matplotlib" in err
@@ -173,12 +178,6 @@ def test_bad_outputs_fail_before_the_work(tmp_path, capsys):
 
 
 def test_train_without_sklearn_says_how_to_get_it(capsys, monkeypatch):
-    real = builtins.__import__
-
-    def no_sklearn(name, *a, **k):
-        if name == "sklearn" or name.startswith("sklearn."):
-            raise ImportError("No module named 'sklearn'")
-        return real(name, *a, **k)
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    _hide(monkeypatch, "sklearn")
     rc, out, err = _run(capsys, "--depth", "3", "--width", "8", "--train")
     assert rc != 0 and 'pip install "fastinit[explain]"' in err and "sklearn" in err and out == ""

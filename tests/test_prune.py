@@ -842,6 +842,13 @@ def test_peak_memory_when_the_sampled_window_holds_almost_everything():
 BIG = (1 << 20) + 4099
 
 
+def _check_prune(w, k, want, keep, ctx):
+    """prune_magnitude_(w, k) with its mask: the reference's values and mask, bit for bit."""
+    mask = fastinit.prune_magnitude_(w, k, return_mask=True)
+    assert bits(w) == bits(want), f"{ctx}: {describe_diff(w, want)}"
+    assert np.array_equal(mask, keep), ctx
+
+
 def _adversarial(n, rng):
     """Every 16th key huge: a strided sample (stride a power of two) sees mostly those."""
     x = rng.standard_normal(n) * 1e-3
@@ -866,11 +873,7 @@ def test_big_prune_matches_reference(dtype, kind, restore_runtime):
         want, keep = ref_prune(w0, k, order)
         for threads in (1, 2):
             fastinit.set_num_threads(threads)
-            w = w0.copy()
-            mask = fastinit.prune_magnitude_(w, k, return_mask=True)
-            ctx = f"seed={seed} dtype={dtype} kind={kind} k={k} threads={threads}"
-            assert bits(w) == bits(want), f"{ctx}: {describe_diff(w, want)}"
-            assert np.array_equal(mask, keep), ctx
+            _check_prune(w0.copy(), k, want, keep, f"seed={seed} dtype={dtype} kind={kind} k={k} threads={threads}")
 
 
 def test_big_prune_of_an_unaligned_view(restore_runtime):
@@ -889,10 +892,8 @@ def test_big_prune_of_an_unaligned_view(restore_runtime):
                 full = base.copy()
                 w = full[off:off + BIG]
                 assert w.ctypes.data % 32 != 0
-                mask = fastinit.prune_magnitude_(w, k, return_mask=True)
                 ctx = f"seed={seed} off={off} k={k} threads={threads}"
-                assert bits(w) == bits(want), f"{ctx}: {describe_diff(w, want)}"
-                assert np.array_equal(mask, keep), ctx
+                _check_prune(w, k, want, keep, ctx)
                 assert bits(full[:off]) == bits(base[:off]) and bits(full[off + BIG:]) == bits(base[off + BIG:]), ctx
 
 

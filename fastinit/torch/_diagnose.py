@@ -19,7 +19,6 @@ Rules (the docstring of ``diagnose`` has them all):
 - of an output that is not a tensor the figures take ``logits``, else
   ``last_hidden_state``, else the first tensor in it.
 """
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ import torch
 from torch import nn
 
 from .._checks import check_uint64
-from .._diagnose import FIELDS, _Results, _clean, _dead_fraction, _g, _identical_units, _std, _text_table
+from .._diagnose import FIELDS, _Fields, _Results, _clean, _dead_fraction, _g, _identical_units, _std, _text_table
 from .._generator import name_stream
 from .._plain import normal_
 
@@ -173,24 +172,17 @@ class _Saved:
 
 # ---------------------------------------------------------------------------- results
 
-class ModuleProfile:
+class ModuleProfile(_Fields):
     """The figures of one leaf module: ``pre_std``, ``act_std``, ``grad_w_std``,
     ``grad_a_std``, ``dead_fraction`` (floats, NaN where there is none) and
     ``symmetric`` (bool), with its ``name``, ``type`` (class name) and
     ``calls`` (times it ran); also readable as ``profile['act_std']``."""
+    _fields, _called = _KEYS, "keys"
 
     def __init__(self, name, type_name, values):
         self.name, self.type = name, type_name
         for k in _KEYS[1:]:
             setattr(self, k, values[k])
-
-    def __getitem__(self, key):
-        if key not in _KEYS:
-            raise KeyError(f"{key!r}; the keys are {', '.join(_KEYS)}")
-        return getattr(self, key)
-
-    def keys(self):
-        return _KEYS
 
     def __repr__(self):
         return (f"<ModuleProfile {self.name or '(model)'} ({self.type}): act std {_g(self.act_std)}, "
@@ -290,10 +282,12 @@ def diagnose(model, example_input, *, loss=None, seed=0):
       the share of units whose input is <= 0 for every sample; saturating
       activations (Tanh, Sigmoid, GELU, SELU, ELU, SiLU, ... and other
       libraries' parameter-free modules named so): the share of input entries
-      where ``|f'| < 0.01``; 0 for other modules,
+      where ``|f'| < 0.01`` and ``|x| >= 2``; 0 for other modules,
     - ``symmetric``: every unit equals every other one on each sample (within
-      1e-7 of the largest magnitude), the symmetry that zero or constant
-      weights leave and training cannot break.
+      1e-7 of the largest magnitude; never with one unit), the symmetry that
+      zero or constant weights leave and training cannot break. For an
+      activation module the units compared are its inputs, so that dead ReLUs
+      (all 0) are not taken for identical ones.
 
     Std is the population std (``ddof=0``), in float64. A unit is a feature
     (the last axis) of a 1-D to 3-D tensor and a channel (axis 1) of a 4-D or
