@@ -179,11 +179,19 @@ def test_orthogonal_two_sample_ks_against_torch(shape):
 
 
 def test_sparse_two_sample_ks_against_torch_and_zero_counts():
-    torch.manual_seed(fresh_seed())
+    seed = fresh_seed()
+    torch.manual_seed(seed)
     ours = ft.sparse_(torch.empty(300, 80), 0.25, std=0.05)
     theirs = torch.nn.init.sparse_(torch.empty(300, 80), 0.25, std=0.05)
     zeros = math.ceil(0.25 * 300)
-    assert ((ours == 0).sum(0) == zeros).all() and ((theirs == 0).sum(0) == zeros).all()
+    # exactly `zeros` rows zeroed per column; a normal draw can itself be exactly 0.0 (a Box-Muller
+    # angle on a quarter turn: about 2^-22 per pair in fastinit, 2^-23 per value in torch; 11 and 9
+    # in 2^26 draws), so ~0.3 % of runs hold one on each side: a column may count one zero more, and
+    # the whole tensor at most two more
+    for name, t in (("fastinit", ours), ("torch", theirs)):
+        counts = (t == 0).sum(0)
+        assert ((counts >= zeros) & (counts <= zeros + 1)).all() and int(counts.sum()) <= zeros * 80 + 2, \
+            f"seed={seed} {name}: zeros per column {counts.tolist()}"
     p = stats.ks_2samp(ours[ours != 0].numpy().astype(np.float64), theirs[theirs != 0].numpy().astype(np.float64)).pvalue
     assert p > 1e-6
     # the zero rows differ between columns (not one pattern repeated)
