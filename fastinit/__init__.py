@@ -29,6 +29,7 @@ from ._schemes import (
     xavier_normal_,
     xavier_uniform_,
 )
+from ._structured import delta_orthogonal_, dirac_, eye_, identity_, orthogonal_, sparse_
 
 globals().update(_CONSTRUCTORS)  # he_uniform((m, n)), uniform(...), ...: allocate and fill
 
@@ -40,7 +41,9 @@ __all__ = [
     "lecun_uniform_", "lecun_normal_",
     "xavier_uniform_", "xavier_normal_", "glorot_uniform_", "glorot_normal_",
     "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_",
-    "variance_scaling_", "calculate_gain", "compute_fans", "STREAM_VERSION",
+    "variance_scaling_",
+    "orthogonal_", "sparse_", "eye_", "dirac_", "identity_", "delta_orthogonal_",
+    "calculate_gain", "compute_fans", "STREAM_VERSION",
     "set_num_threads", "get_num_threads", "simd_level", "empty",
     "prune_magnitude_", "global_prune_magnitude_", "prune_n_m_", "apply_mask_", "rewind_",
     "name_stream", "save_random", "fill_memmap_", "shard_index", "diagnose", "recommend",

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import _buffers, _fill, _kernels
-from . import _plain, _schemes  # noqa: F401  (their fills register in the table)
+from . import _plain, _schemes, _structured  # noqa: F401  (their fills register in the table)
 
 __all__ = ["empty"]
 

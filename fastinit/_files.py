@@ -25,7 +25,7 @@ from ._generator import default_generator, name_stream
 
 __all__ = ["save_random", "fill_memmap_"]
 
-_FILLS = _fill.select(lambda r: r.buffer == "float")
+_FILLS = _fill.select(lambda r: r.buffer == "float" and not r.structured)   # written by windows
 
 # safetensors' dtype names (the file format's own table)
 _ST_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16"}

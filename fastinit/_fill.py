@@ -171,8 +171,8 @@ def bits():
     return Draw("bits", {})
 
 
-# Initializations that only fastinit.torch writes (QR, identities); here for their checks,
-# so that their records are checked like every other.
+# Structured initializations (QR, identities, sparse patterns): written whole by the
+# writers of fastinit._structured, registered in WRITERS.
 def eye():
     return Draw("eye", {})
 
@@ -196,13 +196,30 @@ def sparse(sparsity=0.1, std=0.01):
     return Draw("sparse", {"sparsity": sparsity, "std": _check_std(std)})
 
 
+def identity(gain=1.0):
+    return Draw("identity", {"gain": check_real(gain, "gain")})
+
+
+_LAYOUTS = ("torch", "keras")
+
+
+def delta_orthogonal(gain=1.0, layout="torch"):
+    if not isinstance(layout, str) or layout not in _LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(map(repr, _LAYOUTS))}; got {layout!r}")
+    return Draw("delta_orthogonal", {"gain": check_real(gain, "gain"), "layout": layout})
+
+
 #: The table of distributions: kind -> the function that checks its parameters and makes it.
-KINDS = {f.__name__: f for f in (uniform, normal, trunc_normal, constant, bits, eye, dirac, orthogonal, sparse)}
+KINDS = {f.__name__: f for f in (uniform, normal, trunc_normal, constant, bits, eye, dirac, orthogonal, sparse,
+                                 identity, delta_orthogonal)}
 #: Each kind's parameter names, in order.
 PARAMS = {kind: tuple(inspect.signature(f).parameters) for kind, f in KINDS.items()}
 #: Kinds that take a stream (a trunc_normal of std 0 too, so that its stream use does not
 #: depend on the parameters).
-RANDOM_KINDS = frozenset(("uniform", "normal", "trunc_normal", "bits", "orthogonal", "sparse"))
+RANDOM_KINDS = frozenset(("uniform", "normal", "trunc_normal", "bits", "orthogonal", "sparse", "delta_orthogonal"))
+#: kind -> the writer of a structured initialization (check_shape, check_params, write), which
+#: run() calls instead of a fill kernel; fastinit._structured registers them.
+WRITERS = {}
 
 
 # ---------------------------------------------------------------------------
@@ -317,11 +334,19 @@ def check(fill, shape, code):
     """Everything ``run`` checks before it writes or takes a stream: the placement for a
     buffer of ``shape``, the parameters for output ``code``. Returns (placement, kernel, params)."""
     draw = fill.draw
-    if draw.random:
+    writer = WRITERS.get(draw.kind)
+    if writer is not None:                       # structured: written whole, from fill.offset
+        if fill.global_shape is not None:
+            raise ValueError(f"a {draw.kind} initialization is computed whole; it takes no global_shape")
+        writer.check_shape(shape, draw.params)
+        writer.check_params(fill, shape, code)
+        place, kind, params = None, writer, None
+    elif draw.random:
         place = _buffers.check_placement(shape, fill.offset, fill.global_shape, fill.index)
+        kind, params = draw.kernel(code)
     else:
         place = _buffers.Placement(0)
-    kind, params = draw.kernel(code)
+        kind, params = draw.kernel(code)
     for step in fill.steps:
         _buffers.constant_bytes(code, step[0], check=True)
     return place, kind, params
@@ -341,7 +366,11 @@ def run(fill, arr, code, mask=None):
     taken = fill.source.take() if fill.draw.random else None
     seed, stream = taken or (0, 0)
     fn = _kernels.fill
-    if mask is None:
+    if params is None:                           # a structured writer, then the mask
+        kind.write(arr, code, fill.draw.params, seed, stream, fill.offset)
+        if mask is not None and arr.size:
+            _kernels.apply_mask(_buffers.flat_bytes(arr), arr.itemsize, mask)
+    elif mask is None:
         _buffers.run(arr, place, lambda raw, first, local: fn(kind, raw, code, seed, stream, first, params),
                      batch=True)
     else:
@@ -425,11 +454,12 @@ class Rule:
     :class:`fastinit._fans.Fans` for schemes, else None), the shared options it takes, and
     the in-place public function built from both."""
 
-    def __init__(self, fn, options, buffer="float"):
+    def __init__(self, fn, options, buffer="float", structured=False):
         self.fn = fn
         self.name = fn.__name__.rstrip("_")
         self.options = dict(options)
         self.buffer = buffer            # 'float' or 'uint32'
+        self.structured = structured    # written whole (QR, patterns), never by pieces
         self.random = "seed" in self.options
         self.schemes = "layout" in self.options
         self.public = self._public()
@@ -479,14 +509,14 @@ BITS_CODE = _kernels.F32
 _BUFFER_CHECKS = {"float": _buffers.check_float, "uint32": lambda buf: (_buffers.check_uint32(buf), BITS_CODE)}
 
 
-def rule(*options, buffer="float"):
+def rule(*options, buffer="float", structured=False):
     """Decorator: register a draw rule taking these option groups; returns its public function."""
     merged = {}
     for group in options:
         merged.update(group)
 
     def register(fn):
-        r = Rule(fn, merged, buffer)
+        r = Rule(fn, merged, buffer, structured)
         FILLS[r.name] = r
         return r.public
     return register
@@ -532,16 +562,8 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-#: Kinds a fill kernel writes (the others are fastinit.torch's structured inits).
+#: Kinds a fill kernel writes (the others are structured: see WRITERS).
 KERNEL_KINDS = frozenset(("uniform", "normal", "trunc_normal", "constant"))
-# What a structured init needs of its tensor's shape (torch's own checks)
-_SHAPE_RULES = {
-    "eye": (lambda shape, p: len(shape) == 2, "2 dimensions"),
-    "dirac": (lambda shape, p: 3 <= len(shape) <= 5 and shape[0] % p["groups"] == 0,
-              "3, 4 or 5 dimensions and dim 0 divisible by groups"),
-    "orthogonal": (lambda shape, p: len(shape) >= 2, "2 or more dimensions"),
-    "sparse": (lambda shape, p: len(shape) == 2, "2 dimensions"),
-}
 
 
 def from_record(rec, name="tensor"):
@@ -614,8 +636,16 @@ def from_record(rec, name="tensor"):
             draw.kernel(code)
         except ValueError as exc:
             raise bad("params", exc) from None
-    elif not _SHAPE_RULES[kind][0](shape, draw.params):
-        raise bad("shape", f"a {kind} initialization needs {_SHAPE_RULES[kind][1]}, got {shape}")
+    else:
+        writer = WRITERS[kind]
+        try:
+            writer.check_shape(tuple(shape), draw.params)
+        except ValueError as exc:
+            raise bad("shape", f"a {kind} initialization of shape {tuple(shape)}: {exc}") from None
+        try:
+            writer.check_params(fill, tuple(shape), code)
+        except ValueError as exc:
+            raise bad("params", exc) from None
     for i, step in enumerate(fill.steps):
         try:
             _buffers.constant_bytes(code, step[0], check=True)

@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 from . import _buffers, _fill, _kernels
 from . import _plain, _schemes  # noqa: F401  (their fills register in the table)
 
-_FILLS = _fill.select(lambda r: r.random)
+_FILLS = _fill.select(lambda r: r.random and not r.structured)   # chunk by chunk
 
 __all__ = ["init"] + sorted(_FILLS)
 

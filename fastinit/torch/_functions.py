@@ -33,7 +33,7 @@ import weakref
 import numpy as np
 import torch
 
-from .. import _buffers, _fill
+from .. import _buffers, _fill, _structured
 from .._checks import plain_number
 from .._fans import calculate_gain as _calculate_gain
 from .._fill import Fill, Source
@@ -47,9 +47,15 @@ INIT_NAMES = (
     "sparse_",
 )
 
+#: torch.nn.init's deprecated names without the underscore (``nn.init.normal``): each warns
+#: with a FutureWarning, then calls its in-place function.
+DEPRECATED_NAMES = ("uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+                    "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse")
+
 # torch's own functions, captured at import, before anything can patch torch.nn.init
 # (fastinit.torch is imported before patch() can run, so these are torch's originals).
-TORCH_FUNCTIONS = {name: getattr(torch.nn.init, name) for name in INIT_NAMES + ("calculate_gain",)}
+TORCH_FUNCTIONS = {name: getattr(torch.nn.init, name)
+                   for name in INIT_NAMES + ("calculate_gain",) + DEPRECATED_NAMES if hasattr(torch.nn.init, name)}
 
 
 
@@ -685,32 +691,28 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def _orthogonal_fill(target, gain, source):
-    """The whole Q (QR needs the whole matrix: every rank computes it), then each part
-    takes its slice: written in the tensor's dtype, then times gain, as torch does. Memory:
-    the (rows, numel / rows) matrix twice in the working dtype (the draw and Q), plus R."""
+    """fastinit.orthogonal_'s matrix (the same bits): in place when the tensor is one
+    C-contiguous float32/float64 CPU tensor (wide or square), else the whole Q is computed
+    (QR needs the whole matrix: every rank computes it) and each part takes its slice,
+    rounded once to the tensor's dtype. Other devices get the CPU's bits, copied."""
+    seed, stream = source.take()
     shape = target.shape
-    rows = shape[0]
-    cols = math.prod(shape) // rows
     local = target.local
-    work = torch.float64 if local.dtype == torch.float64 else torch.float32
-    flattened = torch.empty((rows, cols), dtype=work)
-    taken = _fill.run(Fill(_fill.normal(0.0, 1.0), source), *view(flattened))
-    if rows < cols:
-        flattened.t_()
-    q, r = torch.linalg.qr(flattened)
-    q *= torch.diag(r, 0).sign()
-    if rows < cols:
-        q.t_()
-    q = q.reshape(shape)
+    on_cpu = local.device.type == "cpu"
+    if target.whole and on_cpu:
+        arr, code = view(local)
+        _structured.write_orthogonal(arr, code, gain, seed, stream)
+        return seed, stream
+    rows = shape[0]
+    q = _structured.orthogonal_matrix(rows, math.prod(shape) // rows, _structured.work_dtype(target.code),
+                                      gain, seed, stream).reshape(shape)
     with torch.no_grad():
         for lo, gl in target.blocks():
-            on_cpu = local.device.type == "cpu"           # elsewhere: the CPU's bits, then copied
             part = local[lo] if on_cpu else torch.empty(q[gl].shape, dtype=local.dtype)
-            part.copy_(q[gl])
-            part.mul_(gain)
+            _structured.store(view(part)[0], q[gl], target.code)
             if not on_cpu:
                 local[lo].copy_(part)
-    return taken
+    return seed, stream
 
 
 def orthogonal_(tensor, gain=1, generator=None):
@@ -722,10 +724,11 @@ def orthogonal_(tensor, gain=1, generator=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if _numel(tensor) == 0 or _is_meta(tensor):
         return tensor
+    factor = float(_plain_value(gain))          # a number or a one-element tensor, as torch's mul_ takes
     skip, source = _source(tensor, generator)
     if skip:
         return tensor
-    taken = _orthogonal_fill(_target(tensor), gain, source)
+    taken = _orthogonal_fill(_target(tensor), factor, source)
     _written(tensor)
     _record_if_valid(tensor, _fill.orthogonal, (gain,), taken, "orthogonal_", {"gain": gain})
     return tensor
@@ -754,10 +757,7 @@ def _sparse_fill(target, sparsity, std, source):
     local = target.local
     for lo, gl in target.blocks():
         width = gl[1].stop - gl[1].start
-        keys = np.empty((rows, width), np.uint32)
-        _fill.run(Fill(_fill.bits(), Source.fixed(*taken), offset=rows * cols, global_shape=(rows, cols),
-                       index=(slice(None), gl[1])), keys, _fill.BITS_CODE)
-        zero_rows = np.argsort(keys, axis=0, kind="stable")[:num_zeros]
+        zero_rows = _structured.sparse_zero_rows(rows, cols, num_zeros, *taken, 0, gl[1].start, gl[1].stop)
         zero_cols = np.broadcast_to(np.arange(width), zero_rows.shape)
         mine = (zero_rows >= gl[0].start) & (zero_rows < gl[0].stop)
         at_rows = torch.from_numpy(zero_rows[mine] - gl[0].start).to(local.device)
@@ -833,3 +833,34 @@ def _init_function(init):
         raise ValueError(f"init must be one of torch.nn.init's functions or their names "
                          f"({', '.join(INIT_NAMES)}), got {init!r}")
     return ours
+
+
+# ---------------------------------------------------------------------------
+# torch.nn.init's deprecated names
+
+def _deprecated(name):
+    """torch's deprecated alias ``name`` of ``name + '_'``: torch's FutureWarning, then fastinit's function."""
+    new = globals()[name + "_"]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{name}` is now deprecated in favor of `nn.init.{name}_`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = name
+    deprecated_init.__doc__ = (f"``torch.nn.init.{name}``, deprecated in favor of :func:`{name}_` (a FutureWarning, "
+                               f"as torch's), then :func:`{name}_`.")
+    return deprecated_init
+
+
+uniform = _deprecated("uniform")
+normal = _deprecated("normal")
+constant = _deprecated("constant")
+eye = _deprecated("eye")
+dirac = _deprecated("dirac")
+xavier_uniform = _deprecated("xavier_uniform")
+xavier_normal = _deprecated("xavier_normal")
+kaiming_uniform = _deprecated("kaiming_uniform")
+kaiming_normal = _deprecated("kaiming_normal")
+orthogonal = _deprecated("orthogonal")
+sparse = _deprecated("sparse")

@@ -20,8 +20,11 @@ import torch
 
 from . import _functions
 
-_OURS = {name: getattr(_functions, name) for name in _functions.INIT_NAMES}
-_THEIRS = {name: _functions.TORCH_FUNCTIONS[name] for name in _functions.INIT_NAMES}
+# the in-place functions and torch's deprecated aliases (``nn.init.normal``), which hold
+# torch's own functions in closures, so they are rebound too
+_NAMES = _functions.INIT_NAMES + tuple(n for n in _functions.DEPRECATED_NAMES if n in _functions.TORCH_FUNCTIONS)
+_OURS = {name: getattr(_functions, name) for name in _NAMES}
+_THEIRS = {name: _functions.TORCH_FUNCTIONS[name] for name in _NAMES}
 
 _lock = threading.RLock()
 _process = False          # patch() called for the whole process
@@ -85,7 +88,7 @@ def _apply():
     if dtensor is not None and "__getitem__" not in vars(dtensor):
         dtensor.__getitem__ = _dtensor_getitem
     for _, ns in _namespaces():
-        for name in _functions.INIT_NAMES:
+        for name in _NAMES:
             if ns.get(name) is _THEIRS[name]:
                 ns[name] = _OURS[name]
                 _bound.append((ns, name))
@@ -105,7 +108,7 @@ def _unapply():
     _bound.clear()
     for mod_name, ns in _namespaces():
         if _library(mod_name) or mod_name.endswith(".TORCH_INIT_FUNCTIONS"):
-            for name in _functions.INIT_NAMES:
+            for name in _NAMES:
                 if ns.get(name) is _OURS[name]:
                     ns[name] = _THEIRS[name]
 
@@ -149,10 +152,11 @@ class patch:
     ``transformers.initialization.TORCH_INIT_FUNCTIONS``. Unpatching puts
     torch's functions back in exactly those places, and in torch and
     transformers modules that copied fastinit's while patched; names you bound
-    to fastinit's functions yourself are left alone. Holders that are not
-    module-level names (other dicts, ``functools.partial`` objects, default
-    arguments, torch's deprecated aliases such as ``nn.init.normal``) are not
-    rebound.
+    to fastinit's functions yourself are left alone. torch's deprecated
+    aliases (``nn.init.normal``, ``nn.init.xavier_uniform``, ...) are rebound
+    to fastinit's, which warn as torch's do. Holders that are not module-level
+    names (other dicts, ``functools.partial`` objects, default arguments) are
+    not rebound.
     """
 
     def __init__(self, enabled=True):
