@@ -21,7 +21,6 @@ import math
 import numpy as np
 
 from . import _buffers, _fill, _kernels
-from ._checks import check_choice
 from ._fill import SOURCE_OPTIONS, Fill, Source
 
 __all__ = ["orthogonal_", "sparse_", "eye_", "dirac_", "identity_", "delta_orthogonal_"]

@@ -318,6 +318,26 @@ def test_rewind(name, shape, args, kwargs):
     assert np.array_equal(w, np.where(mask, initial, 0))
 
 
+@pytest.mark.parametrize("init,args,shape", [("orthogonal_", (0.5,), (12, 8)), ("sparse_", (0.3, 0.1), (12, 8)),
+                                             ("eye_", (), (5, 7)), ("dirac_", (2,), (4, 6, 3))], ids=str)
+def test_rewind_from_a_torch_record(init, args, shape):
+    """A record fastinit.torch left on a tensor regenerates the NumPy buffer (and is checked whole)."""
+    torch = pytest.importorskip("torch")
+    import fastinit.torch as ft
+    t = getattr(ft, init)(torch.empty(shape), *args, **({} if init in ("eye_", "dirac_") else
+                                                         {"generator": fi.Generator(fresh_seed())}))
+    rec = ft.init_record(t)
+    mask = np.random.default_rng(fresh_seed()).random(shape) < 0.7
+    w = np.full(shape, 5.0, np.float32)
+    fi.rewind_(w, mask, rec)
+    assert np.array_equal(w, np.where(mask, t.numpy(), 0))
+    bad = dict(rec, shape=[shape[0] * shape[1]] + ([] if len(shape) == 2 else [3]))
+    w[...] = 5.0
+    with pytest.raises(ValueError, match="shape"):
+        fi.rewind_(w.reshape(bad["shape"]), mask.reshape(bad["shape"]), bad)
+    assert (w == 5.0).all()
+
+
 def _arg_names(fill):
     import inspect
     return [p.name for p in inspect.signature(fill).parameters.values()
