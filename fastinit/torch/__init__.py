@@ -20,7 +20,18 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 
 from ._functions import (
     calculate_gain,
+    constant,
     constant_,
+    dirac,
+    eye,
+    kaiming_normal,
+    kaiming_uniform,
+    normal,
+    orthogonal,
+    sparse,
+    uniform,
+    xavier_normal,
+    xavier_uniform,
     dirac_,
     eye_,
     init_record,
@@ -40,7 +51,11 @@ from ._functions import (
     zeros_,
 )
 from ._diagnose import diagnose
-from ._lottery import apply_masks_, init_records, load_init_records, prune_, rewind_, save_init_records
+from ._lsuv import LayerLSUV, LSUVReport, lsuv_
+from ._schedule import ConstantSparsity, GradualPruner, PolynomialDecay
+from ._lottery import (
+    apply_masks_, init_records, load_init_records, prune_, reinit_, rewind_, save_init_records, snapshot,
+)
 from ._materialize import RECIPES, GPT2Recipe, Materialized, materialize_, name_stream
 from ._patch import is_patched, patch
 
@@ -51,6 +66,11 @@ __all__ = [
     "patch", "is_patched",
     "materialize_", "Materialized", "GPT2Recipe", "RECIPES", "name_stream",
     "init_record", "init_records", "save_init_records", "load_init_records", "regenerate",
-    "prune_", "apply_masks_", "rewind_",
+    "prune_", "apply_masks_", "rewind_", "snapshot", "reinit_",
     "diagnose",
+    # torch.nn.init's deprecated names (each warns with a FutureWarning, as torch's)
+    "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+    "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse",
+    "lsuv_", "LSUVReport", "LayerLSUV",
+    "GradualPruner", "PolynomialDecay", "ConstantSparsity",
 ]
