@@ -74,14 +74,14 @@ class Draw:
         if kind == "uniform":
             width = p["b"] - p["a"]
             if not f64:
-                _working_range(code, a=p["a"], b=p["b"], **{"b - a": width})
+                working_range(code, a=p["a"], b=p["b"], **{"b - a": width})
             return _kernels.UNIFORM, (p["a"], width)
         if kind == "normal":
             _normal_range(code, p["mean"], p["std"])
             return _kernels.NORMAL, (p["mean"], p["std"])
         if kind == "trunc_normal":
             if not f64:
-                _working_range(code, mean=p["mean"], std=p["std"], a=p["a"], b=p["b"])
+                working_range(code, mean=p["mean"], std=p["std"], a=p["a"], b=p["b"])
                 if 0.0 < p["std"] < _F32_TINY:
                     raise ValueError(f"std={p['std']} is below the smallest normal float32 "
                                      f"({_F32_TINY:.4g}), the working precision used to fill "
@@ -105,7 +105,7 @@ def _rebuild(kind, params):
     return KINDS[kind](**params)
 
 
-def _working_range(code, **params):
+def working_range(code, **params):
     for name, value in params.items():
         if abs(value) > _F32_MAX:
             raise ValueError(f"{name}={value} is outside the float32 range used to fill "
@@ -119,7 +119,7 @@ def _normal_range(code, mean, std):
             raise ValueError(f"normal(mean={mean}, std={std}) overflows float64: |mean| + {_Z_BOUND:g} * std "
                              "exceeds the largest float64")
     else:
-        _working_range(code, mean=mean, std=std, **{_REACH: reach})
+        working_range(code, mean=mean, std=std, **{_REACH: reach})
 
 
 _REACH = f"|mean| + {_Z_BOUND:g} * std"
@@ -604,7 +604,11 @@ def from_record(rec, name="tensor"):
     if not isinstance(dtype, str) or dtype not in _buffers.FLOAT_CODES:
         raise bad("dtype", f"expected one of {sorted(_buffers.FLOAT_CODES)}, got {dtype!r}")
     offset = rec.get("offset")
-    if not _is_int(offset) or not 0 <= offset <= (1 << 64) - size:
+    writer = WRITERS.get(kind)
+    if writer is not None:                   # its reach depends on the shape: checked below
+        if not _is_int(offset) or not 0 <= offset < 1 << 64:
+            raise bad("offset", f"expected an int in [0, 2**64), got {offset!r}")
+    elif not _is_int(offset) or not 0 <= offset <= (1 << 64) - size:
         raise bad("offset", f"expected an int in [0, 2**64 - {size}], got {offset!r}")
     seed, stream = rec.get("seed"), rec.get("stream")
     if draw.random:
@@ -637,11 +641,14 @@ def from_record(rec, name="tensor"):
         except ValueError as exc:
             raise bad("params", exc) from None
     else:
-        writer = WRITERS[kind]
         try:
             writer.check_shape(tuple(shape), draw.params)
         except ValueError as exc:
             raise bad("shape", f"a {kind} initialization of shape {tuple(shape)}: {exc}") from None
+        reach = writer.draws(tuple(shape), draw.params)
+        if offset > (1 << 64) - reach:
+            raise bad("offset", f"a {kind} initialization of shape {tuple(shape)} reads {reach} stream "
+                                f"indices: expected an int in [0, 2**64 - {reach}], got {offset}")
         try:
             writer.check_params(fill, tuple(shape), code)
         except ValueError as exc:

@@ -11,10 +11,12 @@ The normal matrix is exact (docs/STREAM.md). Q is computed by LAPACK
 (``geqrf`` then ``orgqr``): in float64 for float64 buffers (through NumPy's
 own LAPACK, ``numpy.linalg.lapack_lite``), in float32 for the others when
 SciPy is installed (``scipy.linalg.lapack``), else in float64 and rounded.
-LAPACK's last bits depend on the library, its build and its threading, as
-those of ``torch.nn.init.orthogonal_`` do: within one installation fastinit and
-``fastinit.torch`` take the same path and give the same bits; across machines
-the normal matrix is the same and Q agrees to rounding.
+LAPACK's last bits depend on the library, its build and the number of BLAS
+threads (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``; not fastinit's own
+thread setting), as those of ``torch.nn.init.orthogonal_`` do: with the same
+installation and BLAS threads, the same arguments give the same bits, and
+fastinit and ``fastinit.torch`` take the same path; otherwise the normal
+matrix is the same and Q agrees to rounding (about 1e-6 in float32).
 """
 import math
 
@@ -27,7 +29,7 @@ __all__ = ["orthogonal_", "sparse_", "eye_", "dirac_", "identity_", "delta_ortho
 
 _F32, _F64 = _kernels.F32, _kernels.F64
 _STORE_BLOCK = 1 << 18            # elements rounded and copied at a time (bounds the temporaries)
-_SPARSE_BLOCK = 1 << 20           # Philox words ranked at a time by sparse_ (12 bytes each with the argsort)
+SPARSE_BLOCK = 1 << 19           # Philox words ranked at a time by sparse_ (20 bytes each with the argsort)
 
 
 # ---------------------------------------------------------------------------
@@ -159,17 +161,30 @@ def _bf16_bits(values):
     return ((u + (((u >> 16) & 1) + 0x7FFF)) >> 16).astype(np.uint16)
 
 
+def _blocks(shape, limit):
+    """Index tuples cutting an array of ``shape`` into blocks of at most ``limit`` elements
+    (whole rows where they fit, else pieces of a row)."""
+    if math.prod(shape) <= limit or not shape:
+        yield ()
+        return
+    inner = math.prod(shape[1:])
+    if inner <= limit:
+        step = limit // inner
+        for i in range(0, shape[0], step):
+            yield (slice(i, i + step),)
+        return
+    for i in range(shape[0]):
+        for rest in _blocks(shape[1:], limit):
+            yield (i,) + rest
+
+
 def store(dest, values, code):
     """``dest[...] = values`` (a float32 or float64 array of dest's shape), each value rounded
-    once to dest's dtype (``code``), a block of rows at a time."""
+    once to dest's dtype (``code``), a block of at most _STORE_BLOCK elements at a time (so
+    the temporaries stay small)."""
     if dest.size == 0:
         return
-    if dest.ndim == 0 or dest.shape[0] == 1:
-        blocks = [slice(None)]
-    else:
-        step = max(1, _STORE_BLOCK // max(1, dest[0].size))
-        blocks = [slice(i, i + step) for i in range(0, dest.shape[0], step)]
-    for b in blocks:
+    for b in _blocks(dest.shape, _STORE_BLOCK):
         v = values[b]
         if code == _kernels.BF16:
             if v.dtype != np.float32:
@@ -204,6 +219,12 @@ class _Writer:
         raise NotImplementedError
 
 
+def _check_gain(gain, code):
+    """|entries| <= |gain|: a gain the working precision holds (float32 for all but float64)."""
+    if code != _F64:
+        _fill.working_range(code, gain=gain)
+
+
 def _ones(arr, code, val=1.0):
     return np.frombuffer(_buffers.constant_bytes(code, val), arr.dtype)[0]
 
@@ -214,6 +235,10 @@ class _Orthogonal(_Writer):
     def check_shape(self, shape, params):
         if len(shape) < 2:
             raise ValueError("Only tensors with 2 or more dimensions are supported")
+
+    def check_params(self, fill, shape, code):
+        super().check_params(fill, shape, code)
+        _check_gain(fill.draw.params["gain"], code)
 
     def write(self, arr, code, params, seed, stream, offset):
         write_orthogonal(arr, code, params["gain"], seed, stream, offset)
@@ -256,7 +281,7 @@ class _Sparse(_Writer):
         num_zeros = math.ceil(params["sparsity"] * rows)
         if num_zeros == 0 or arr.size == 0:
             return
-        width = max(1, _SPARSE_BLOCK // rows)
+        width = max(1, SPARSE_BLOCK // rows)
         for c0 in range(0, cols, width):
             c1 = min(cols, c0 + width)
             zero = sparse_zero_rows(rows, cols, num_zeros, seed, stream, offset, c0, c1)
@@ -340,6 +365,10 @@ class _DeltaOrthogonal(_Writer):
         out, inp, _ = _conv_dims(shape, params["layout"])
         return out * inp
 
+    def check_params(self, fill, shape, code):
+        super().check_params(fill, shape, code)
+        _check_gain(fill.draw.params["gain"], code)
+
     def write(self, arr, code, params, seed, stream, offset):
         out, inp, kernel = _conv_dims(arr.shape, params["layout"])
         arr[...] = 0
@@ -408,7 +437,8 @@ def sparse_(fans, sparsity, std=0.01):
     those holding its ``ceil(sparsity * rows)`` smallest raw Philox words at the next
     ``rows * cols`` stream indices (ties toward the lower row), so the pattern is
     regenerated with the values (torch draws it by ``randperm``). ``sparsity`` is in
-    ``[0, 1]``. Scratch: at most 12 MiB (the words of a block of columns and their order).
+    ``[0, 1]``. Scratch: about 10 MiB, 20 bytes for each word of a block of 2**19 (the
+    words of a block of columns and their order; one column when there are more rows).
 
     Examples
     --------

@@ -619,3 +619,23 @@ def test_the_report():
     assert "LSUVReport Sequential: 4 of 4" in repr(report) and "converged" in repr(e)
     assert '"not_called": []' in report.to_json()
     assert math.isfinite(report["6"].variance)
+
+
+@pytest.mark.parametrize("wrap", ["parametrizations.weight_norm", "spectral_norm"])
+def test_a_computed_weight_is_refused_before_any_change(wrap):
+    """weight_norm / spectral_norm compute ``weight``: orthogonal_ and the rescale would write a
+    temporary. Refused, naming the layer, with nothing changed."""
+    from torch.nn.utils import parametrizations
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    if wrap == "spectral_norm":
+        torch.nn.utils.spectral_norm(net[0])
+    else:
+        parametrizations.weight_norm(net[0])
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(64, 8)
+    state = torch.random.get_rng_state()
+    with pytest.raises(ValueError, match="layer '0' .*computes its weight"):
+        ft.lsuv_(net, x)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert torch.equal(torch.random.get_rng_state(), state)

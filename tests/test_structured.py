@@ -213,7 +213,7 @@ def test_sparse_large_columns_in_blocks(monkeypatch):
     """The zero pattern is ranked a block of columns at a time: any block size, the same pattern."""
     seed = fresh_seed()
     ref = fi.sparse_(np.empty((37, 23), np.float32), 0.3, seed=seed)
-    monkeypatch.setattr(_structured, "_SPARSE_BLOCK", 37 * 4)
+    monkeypatch.setattr(_structured, "SPARSE_BLOCK", 37 * 4)
     assert np.array_equal(fi.sparse_(np.empty((37, 23), np.float32), 0.3, seed=seed), ref)
 
 
@@ -384,3 +384,47 @@ def test_not_for_chunked_writers():
     assert not hasattr(dask, "orthogonal")
     with pytest.raises(ValueError, match="unknown fill 'sparse'"):
         dask.init("sparse", (8, 8), chunks=4, seed=0)
+
+
+def test_records_bound_the_offset_by_what_the_kind_reads():
+    """A delta_orthogonal kernel reads out * in stream indices, a sparse one 2 * size: a record's
+    offset is checked against that, and reported as the offset."""
+    from fastinit import _fill
+    w = fi.delta_orthogonal_(np.empty((4, 2, 3, 3), np.float32), seed=1, offset=2 ** 64 - 8)
+    fill = fi.delta_orthogonal_.rule.describe(w.shape, (), {"seed": 1, "offset": 2 ** 64 - 8})
+    rec = _fill.to_record(fill, 1, 0, w.shape, "float32", scheme="delta_orthogonal_")
+    again = np.zeros_like(w)
+    fi.rewind_(again, np.ones(w.shape, bool), rec)
+    assert np.array_equal(again, w)
+    with pytest.raises(ValueError, match="offset: .*reads 8 stream indices"):
+        fi.rewind_(again, np.ones(w.shape, bool), dict(rec, offset=2 ** 64 - 7))
+    fill = fi.sparse_.rule.describe((6, 5), (0.5,), {"seed": 1})
+    rec = _fill.to_record(fill, 1, 0, (6, 5), "float32", scheme="sparse_")
+    with pytest.raises(ValueError, match="offset: .*reads 60 stream indices"):
+        fi.rewind_(np.zeros((6, 5), np.float32), np.ones((6, 5), bool), dict(rec, offset=2 ** 64 - 59))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_16bit_rounding_scratch_is_bounded(dtype):
+    """A matrix of few, long rows is rounded in blocks too: one float32 matrix, plus little."""
+    w = np.empty((1, 1 << 22), get_dtype(dtype))
+    fi.orthogonal_(np.empty((3, 3), np.float32), seed=0)            # LAPACK loaded before tracing
+    tracemalloc.start()
+    try:
+        fi.orthogonal_(w, seed=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.25 * w.size * 4, peak
+    assert abs(np.sum(w.astype(np.float64) ** 2) - 1) < 0.02
+
+
+def test_gain_beyond_the_working_range_is_refused():
+    g = fi.Generator(2)
+    w = np.ones((4, 4), np.float32)
+    for call in (lambda: fi.orthogonal_(w, 1e39, generator=g),
+                 lambda: fi.delta_orthogonal_(w.reshape(4, 4, 1), -1e39, generator=g)):
+        with pytest.raises(ValueError, match="gain=.*float32 range"):
+            call()
+    assert (w == 1).all() and g.take() == (2, 0)
+    assert np.isfinite(fi.orthogonal_(np.empty((4, 4)), 1e300, seed=0)).all()      # float64: its own range

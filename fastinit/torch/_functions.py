@@ -747,23 +747,24 @@ def _record_if_valid(tensor, make, params, taken, scheme, args):
 def _sparse_fill(target, sparsity, std, source):
     """N(0, std**2) values, then in each column the rows holding the ceil(sparsity * rows)
     smallest of rows * cols raw Philox words that follow the normal's in the same stream
-    are zeroed. A part needs the words of its columns over all rows: rows * its columns *
-    12 bytes (the words and their argsort)."""
+    are zeroed, a block of columns at a time (fastinit.sparse_'s pattern and scratch)."""
     rows, cols = target.shape
     num_zeros = int(math.ceil(sparsity * rows))
     taken = target.run(Fill(_fill.normal(0.0, std), source))
     if num_zeros == 0:
         return taken
     local = target.local
+    block = max(1, _structured.SPARSE_BLOCK // rows)
     for lo, gl in target.blocks():
-        width = gl[1].stop - gl[1].start
-        zero_rows = _structured.sparse_zero_rows(rows, cols, num_zeros, *taken, 0, gl[1].start, gl[1].stop)
-        zero_cols = np.broadcast_to(np.arange(width), zero_rows.shape)
-        mine = (zero_rows >= gl[0].start) & (zero_rows < gl[0].stop)
-        at_rows = torch.from_numpy(zero_rows[mine] - gl[0].start).to(local.device)
-        at_cols = torch.from_numpy(zero_cols[mine].copy()).to(local.device)
-        with torch.no_grad():
-            local[lo][at_rows, at_cols] = 0
+        for c0 in range(gl[1].start, gl[1].stop, block):
+            c1 = min(gl[1].stop, c0 + block)
+            zero_rows = _structured.sparse_zero_rows(rows, cols, num_zeros, *taken, 0, c0, c1)
+            zero_cols = np.broadcast_to(np.arange(c0 - gl[1].start, c1 - gl[1].start), zero_rows.shape)
+            mine = (zero_rows >= gl[0].start) & (zero_rows < gl[0].stop)
+            at_rows = torch.from_numpy(zero_rows[mine] - gl[0].start).to(local.device)
+            at_cols = torch.from_numpy(zero_cols[mine].copy()).to(local.device)
+            with torch.no_grad():
+                local[lo][at_rows, at_cols] = 0
     return taken
 
 

@@ -242,6 +242,11 @@ def _pre_init_generator(seed, layer_name):
     return g
 
 
+def _parametrized(module):
+    is_parametrized = getattr(getattr(torch.nn.utils, "parametrize", None), "is_parametrized", None)
+    return bool(is_parametrized and is_parametrized(module, "weight"))
+
+
 def _listed(model, types, orthogonal):
     """[(name, module)] of the listed layers in named_modules() order, each checked
     (a floating, real weight; two dimensions for orthogonal_; no weight shared)."""
@@ -255,6 +260,11 @@ def _listed(model, types, orthogonal):
         kind = type(m).__name__
         if not isinstance(w, torch.Tensor) or not w.is_floating_point():
             raise TypeError(f"layer {_label(name)} ({kind}) has no floating tensor 'weight' to rescale")
+        if "weight" not in m._parameters or _parametrized(m):
+            raise ValueError(f"layer {_label(name)} ({kind}) computes its weight (a parametrization such as "
+                             "weight_norm or spectral_norm, or a hook): lsuv_ rescales the parameter 'weight' "
+                             "in place, which this layer does not have; leave it out of layers or initialize "
+                             "it before adding the parametrization")
         if w.is_meta:
             raise ValueError(f"layer {_label(name)} ({kind}) has its weight on the meta device: "
                              "materialize the model first (fastinit.torch.materialize_)")
@@ -333,15 +343,17 @@ def lsuv_(model, batch, *, tol=0.1, max_iter=10, layers=DEFAULT_LAYERS, orthogon
     streams: it depends only on the seed, the layer's name and shape, and the
     batch. The same seed and batch give bitwise the same weights.
 
-    Errors: every argument, every listed layer (a floating ``weight``, not on
-    ``meta``, two or more dimensions for the pre-initialization, not shared)
+    Errors: every argument, every listed layer (a floating ``weight``
+    parameter, not computed by a parametrization, not on ``meta``, two or
+    more dimensions for the pre-initialization, not shared)
     and the discovery pass (each layer's output a floating tensor of two or
     more elements; a model with no listed layer, or none that runs, is a
     ``ValueError``) are checked before anything changes, and torch's
     generator is not touched then. A layer whose output is constant (variance
     0), of non-finite variance, or not at unit variance after ``max_iter``
-    rescales raises ``RuntimeError`` naming the layer; the layers before it
-    are initialized by then. ``strict=False`` gives a ``RuntimeWarning``
+    rescales raises ``RuntimeError`` naming the layer; by then every layer
+    has had its pre-initialization (orthogonal weight, zeroed bias) and the
+    layers before it their rescaling. ``strict=False`` gives a ``RuntimeWarning``
     instead, leaves that layer as it is and goes on.
 
     Parameters
