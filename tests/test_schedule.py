@@ -86,7 +86,7 @@ def test_polynomial_decay_is_tfmot_formula():
         for step in rng.integers(begin, end + 1, 5):
             p = (int(step) - begin) / (end - begin)
             assert s.sparsity(int(step)) == pytest.approx(final + (initial - final) * (1 - p) ** power, rel=1e-12)
-    assert ft.PolynomialDecay(0.1, 0.9, 0, 10, power=0).sparsity(5) == pytest.approx(0.1)    # power 0: initial
+    assert ft.PolynomialDecay(0.4, 0.4, 0, 10, power=0).sparsity(5) == 0.4    # power 0: only a flat schedule
 
 
 def test_which_steps_prune_follows_tfmot():
@@ -425,3 +425,90 @@ def test_nan_among_survivors_is_refused_before_anything_changes():
     assert pruner.steps_done == 2
     for k, v in model.state_dict().items():
         assert torch.equal(v.nan_to_num(), before[k].nan_to_num()), k
+
+
+# ---------------------------------------------------------------- the model changing under the pruner
+
+def _changed_model(change):
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 4))
+    pr = ft.GradualPruner(m, 0.5, end_step=4, frequency=1)
+    for _ in range(3):
+        pr.step()
+    change(m)
+    for _ in range(3):
+        pr.step()
+    return m, pr
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.double(), lambda m: m.half(), lambda m: m.share_memory(),
+    lambda m: m.load_state_dict({k: v.clone() for k, v in m.state_dict().items()}, assign=True),
+], ids=["double", "half", "share_memory", "assign"])
+def test_the_pruner_follows_parameters_whose_memory_moves(change):
+    """The masks are applied to the parameters' memory of now, not of construction time."""
+    m, pr = _changed_model(change)
+    assert pr.pruned_fraction() == 0.5
+    for name, mask in pr.masks.items():
+        w = dict(m.named_parameters())[name].detach()
+        assert bool((w[~mask] == 0).all()), name
+        assert int((w == 0).sum()) >= int((~mask).sum())
+    # a replaced parameter is hooked again: its gradient is masked
+    m(torch.randn(5, 16, dtype=m[0].weight.dtype)).sum().backward()
+    assert bool((m[0].weight.grad[~pr.masks["0.weight"]] == 0).all())
+    assert bool(m[0].weight.grad[pr.masks["0.weight"]].ne(0).any())
+
+
+def test_a_dropped_pruner_takes_its_hooks_with_it():
+    import gc
+    m = nn.Sequential(nn.Linear(8, 8))
+    a = ft.GradualPruner(m, 0.8, end_step=1, frequency=1)
+    a.step()
+    a.step()
+    del a
+    gc.collect()
+    m[0].weight.grad = None
+    m(torch.randn(4, 8)).sum().backward()
+    assert not m[0].weight._backward_hooks
+    assert bool((m[0].weight.grad != 0).all())              # dense training is not masked any more
+
+
+def test_sparse_gradients_are_masked():
+    e = nn.Sequential(nn.Embedding(20, 8, sparse=True))
+    pr = ft.GradualPruner(e, 0.5, end_step=1, frequency=1)
+    pr.step()
+    e(torch.arange(20)).sum().backward()
+    g = e[0].weight.grad
+    assert g.is_sparse
+    dense = g.to_dense()
+    assert bool((dense[~pr.masks["0.weight"]] == 0).all()) and bool((dense[pr.masks["0.weight"]] != 0).all())
+
+
+def test_a_parameter_unfrozen_later_gets_its_hook():
+    m = nn.Sequential(nn.Linear(8, 8))
+    m[0].weight.requires_grad_(False)
+    pr = ft.GradualPruner(m, 0.5, end_step=1, frequency=1)
+    pr.step()
+    m[0].weight.requires_grad_(True)
+    pr.step()
+    m(torch.randn(4, 8)).sum().backward()
+    assert bool((m[0].weight.grad[~pr.masks["0.weight"]] == 0).all())
+
+
+def test_power_zero_must_not_leave_the_target_unreached():
+    with pytest.raises(ValueError, match="ConstantSparsity"):
+        ft.PolynomialDecay(0.0, 0.9, 0, 10, power=0)
+    assert ft.PolynomialDecay(0.5, 0.5, 0, 10, power=0).sparsity(7) == 0.5
+    with pytest.raises(ValueError, match="power=0"):
+        ft.GradualPruner(nn.Linear(4, 4), 0.9, end_step=10, power=0)
+
+
+def test_argument_messages():
+    m = nn.Sequential(nn.Linear(8, 8))
+    with pytest.raises(ValueError, match="n must be between 1 and m=4"):
+        ft.GradualPruner(m, n_m=(0, 4))
+    with pytest.raises(TypeError, match="names must be a list of parameter names"):
+        ft.GradualPruner(m, 0.5, end_step=3, names="0.weight")
+    masks = ft.prune_(m, 0.5)
+    with pytest.raises(ValueError, match="of the 32 surviving entries"):
+        ft.prune_(m, 40, masks=masks)

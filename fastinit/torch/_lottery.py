@@ -176,6 +176,8 @@ def selection(model, names, masks=None):
     elif names is None:
         names = _default_targets(model)
     else:
+        if isinstance(names, str):
+            raise TypeError(f"names must be a list of parameter names, got the str {names!r}")
         names = list(names)
     missing = [n for n in names if n not in params]
     if missing:
@@ -289,7 +291,13 @@ def prune_(model, amount, *, scope="global", names=None, masks=None):
     for group in groups:
         alive = sum(int(np.count_nonzero(m)) for _, _, _, m in group)
         size = sum(m.size for _, _, _, m in group)
-        targets.append(size - alive + _prune.count(amount, alive))
+        try:
+            k = _prune.count(amount, alive)
+        except ValueError as exc:
+            where = "" if scope == "global" else f" of {group[0][0]!r}"
+            raise ValueError(f"amount={amount!r} of the {alive} surviving entries{where} (the masks keep "
+                             f"those): {exc}") from None
+        targets.append(size - alive + k)
     check_alive(entries)
     new = [m for group, k in zip(groups, targets) for m in grow_(group, k)]
     return {n: torch.from_numpy(m) for n, m in zip(names, new)}

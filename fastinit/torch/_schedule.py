@@ -13,6 +13,7 @@ zeroed). docs/pruning.md is the guide.
 import math
 import numbers
 import operator
+import weakref
 
 import numpy as np
 import torch
@@ -95,12 +96,15 @@ class PolynomialDecay(_Schedule):
     ``end_step``. Pruning happens on the steps ``should_prune`` names:
     ``begin_step, begin_step + frequency, ...`` up to ``end_step`` included.
     As TF-MOT's ``tfmot.sparsity.keras.PolynomialDecay`` (same arguments and
-    order), computed in double precision. ``power=0`` holds ``initial_sparsity``
-    throughout (use ``ConstantSparsity`` for a constant target).
+    order), computed in double precision. The formula with ``power=0`` would hold
+    ``initial_sparsity`` at every step and never reach ``final_sparsity``; that
+    is refused unless the two are equal (``ConstantSparsity`` is the constant
+    schedule).
 
     Raises ``ValueError`` for sparsities outside [0, 1), ``final_sparsity <
     initial_sparsity``, ``begin_step < 0``, ``end_step <= begin_step``,
-    ``frequency <= 0`` or ``power < 0``; ``TypeError`` for non-numbers.
+    ``frequency <= 0``, ``power < 0``, or ``power=0`` with ``final_sparsity !=
+    initial_sparsity``; ``TypeError`` for non-numbers.
     """
 
     def __init__(self, initial_sparsity, final_sparsity, begin_step, end_step, power=3, frequency=100):
@@ -115,6 +119,10 @@ class PolynomialDecay(_Schedule):
         power = check_real(power, "power")
         if power < 0:
             raise ValueError(f"power must be >= 0, got {power}")
+        if power == 0 and final != initial:
+            raise ValueError(f"power=0 holds initial_sparsity={initial} at every step (1 - p to the power 0 is "
+                             f"1) and never reaches final_sparsity={final}; for a constant sparsity use "
+                             f"ConstantSparsity({final}, begin_step, end_step, frequency)")
         self.initial_sparsity, self.final_sparsity = initial, final
         self.begin_step, self.end_step = begin, end
         self.power, self.frequency = power, _check_frequency(frequency)
@@ -163,6 +171,26 @@ class ConstantSparsity(_Schedule):
 _SCHEDULES = {"PolynomialDecay": PolynomialDecay, "ConstantSparsity": ConstantSparsity}
 
 
+def _mask_grad(pruner_ref, name):
+    """The gradient hook of one parameter: the pruner's mask applied (nothing once the pruner
+    is gone or stripped). A sparse gradient (``nn.Embedding(sparse=True)``) stays sparse."""
+    def mask_grad(grad):
+        pruner = pruner_ref()
+        if pruner is None or pruner._stripped:
+            return grad
+        mask = pruner._masks[name].to(grad.device)
+        if grad.is_sparse:
+            return grad * mask
+        return torch.where(mask, grad, 0)
+    return mask_grad
+
+
+def _remove_hooks(hooks):
+    for _, handle in hooks.values():
+        handle.remove()
+    hooks.clear()
+
+
 def _check_n_m(n_m):
     if not isinstance(n_m, (tuple, list)) or len(n_m) != 2:
         raise TypeError(f"n_m must be a pair (n, m), got {n_m!r}")
@@ -172,8 +200,8 @@ def _check_n_m(n_m):
     n, m = (operator.index(v) for v in n_m)
     if not 1 <= m <= 64:
         raise ValueError(f"n_m: m must be between 1 and 64, got {m}")
-    if not 0 <= n <= m:
-        raise ValueError(f"n_m: n must be between 0 and m={m}, got {n}")
+    if not 1 <= n <= m:
+        raise ValueError(f"n_m: n must be between 1 and m={m} (the entries kept in each group of m), got {n}")
     return n, m
 
 
@@ -224,6 +252,14 @@ class GradualPruner:
         ``scope`` does not apply.
     optimizer : torch.optim.Optimizer, optional
         Whose state to zero at pruned entries on each pruning step.
+
+    The parameters are CPU tensors of float32, float64, float16 or bfloat16
+    (fastinit's selection runs on their memory; other devices are a
+    ``TypeError`` at construction). They are looked up in the model again on
+    every call, so ``model.double()``, ``share_memory()``, a change of memory
+    format or ``load_state_dict(assign=True)`` keep working (a replaced or
+    unfrozen parameter gets its gradient hook then). A pruner dropped without
+    ``strip()`` removes its hooks when it is garbage-collected.
 
     ``state_dict()`` / ``load_state_dict()`` resume an interrupted run exactly;
     ``strip()`` removes the hooks and leaves plain parameters (zeros where
@@ -277,16 +313,42 @@ class GradualPruner:
         self._model, self._optimizer = model, optimizer
         self.schedule, self.scope, self.names, self.n_m = schedule, scope, names, n_m
         self._params = [params[name] for name in names]
-        self._arrays = arrays
         self._masks = {name: torch.ones(params[name].shape, dtype=torch.bool) for name in names}
         self._step = 0
-        self._hooks = [p.register_hook(self._hook(name)) for name, p in zip(names, self._params) if p.requires_grad]
         self._stripped = False
+        # name -> (the parameter hooked, its handle); the hooks hold the pruner weakly, and
+        # a pruner dropped without strip() takes its hooks with it
+        self._hooks = {}
+        self._finalizer = weakref.finalize(self, _remove_hooks, self._hooks)
+        self._hook_params()
 
-    def _hook(self, name):
-        def mask_grad(grad):
-            return torch.where(self._masks[name].to(grad.device), grad, 0)
-        return mask_grad
+    def _hook_params(self):
+        """A gradient hook on each selected parameter that takes gradients now (again on a
+        parameter replaced since, e.g. by ``load_state_dict(assign=True)``, or unfrozen)."""
+        me = weakref.ref(self)
+        for name, p in zip(self.names, self._params):
+            hooked = self._hooks.get(name)
+            if hooked is not None and hooked[0] is p:
+                continue
+            if hooked is not None:
+                hooked[1].remove()
+                del self._hooks[name]
+            if p.requires_grad:
+                self._hooks[name] = (p, p.register_hook(_mask_grad(me, name)))
+
+    def _current(self):
+        """[(name, parameter, NumPy view, mask)], looked up in the model now: a parameter's
+        memory may have moved since the last call (``model.double()``, ``share_memory()``,
+        ``to(memory_format=...)``), and a parameter may have been replaced."""
+        _, params, arrays = _lottery.selection(self._model, self.names)
+        for name, p in zip(self.names, self._params):
+            q = params[name]
+            if q is not p and tuple(q.shape) != tuple(p.shape):
+                raise RuntimeError(f"parameter {name!r} was replaced by one of shape {tuple(q.shape)}; "
+                                   f"this pruner's mask is {tuple(p.shape)}")
+        self._params = [params[name] for name in self.names]
+        self._hook_params()
+        return [(name, p, a, self._masks[name].numpy()) for name, p, a in zip(self.names, self._params, arrays)]
 
     def _check_usable(self):
         if self._stripped:
@@ -317,9 +379,9 @@ class GradualPruner:
         return sum(m.numel() - int(m.sum()) for m in self._masks.values()) / total if total else 0.0
 
     # ---------------------------------------------------------------- what it does
-    def _apply(self):
-        for a, name in zip(self._arrays, self.names):
-            _prune.apply_mask_(a, self._masks[name].numpy())
+    def _apply(self, entries):
+        for _, _, a, mask in entries:
+            _prune.apply_mask_(a, mask)
 
     def _zero_optimizer_state(self):
         if self._optimizer is None:
@@ -330,9 +392,6 @@ class GradualPruner:
                 for value in self._optimizer.state.get(p, {}).values():
                     if isinstance(value, torch.Tensor) and value.shape == p.shape:
                         value.masked_fill_(pruned.to(value.device), 0)
-
-    def _entries(self):
-        return [(name, p, a, self._masks[name].numpy()) for name, p, a in zip(self.names, self._params, self._arrays)]
 
     def _prune(self, entries, sparsity):
         if self.n_m is not None:
@@ -356,10 +415,10 @@ class GradualPruner:
         self._check_usable()
         t = self._step
         pruned = self.schedule.should_prune(t)
+        entries = self._current()
         if pruned:
-            entries = self._entries()
             _lottery.check_alive(entries)           # a NaN among the survivors: nothing changes
-        self._apply()
+        self._apply(entries)
         if pruned:
             self._prune(entries, self.schedule.sparsity(t))
             self._zero_optimizer_state()
@@ -401,7 +460,7 @@ class GradualPruner:
                                  f"{tuple(p.shape)}")
             checked[name] = mask.detach().cpu().clone().contiguous()
         self.schedule, self._step, self._masks = schedule, steps, checked
-        self._apply()
+        self._apply(self._current())
         self._zero_optimizer_state()
 
     def strip(self):
@@ -411,10 +470,9 @@ class GradualPruner:
         ``load_state_dict()`` raise ``RuntimeError``; ``masks`` and ``state_dict()``
         still read."""
         self._check_usable()
-        for h in self._hooks:
-            h.remove()
-        self._hooks = []
-        self._apply()
+        entries = self._current()
+        _remove_hooks(self._hooks)
+        self._apply(entries)
         self._stripped = True
         return self._model
 
