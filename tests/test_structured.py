@@ -428,3 +428,22 @@ def test_gain_beyond_the_working_range_is_refused():
             call()
     assert (w == 1).all() and g.take() == (2, 0)
     assert np.isfinite(fi.orthogonal_(np.empty((4, 4)), 1e300, seed=0)).all()      # float64: its own range
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(9, 4), (4, 9), (6, 6), (8, 3, 2), (300, 200)], ids=str)
+def test_torch_twin_gives_the_same_bits(shape, dtype):
+    """fastinit.torch.orthogonal_ and sparse_ run this module's code: the same bits as the NumPy
+    functions with the (seed, stream) the torch call drew."""
+    torch = pytest.importorskip("torch")
+    import fastinit.torch as ft
+    from fastinit.torch._memory import TORCH_DTYPES
+    t = ft.orthogonal_(torch.empty(shape, dtype=TORCH_DTYPES[dtype]), 0.8, generator=fi.Generator(fresh_seed()))
+    rec = ft.init_record(t)
+    w = fi.orthogonal_(np.empty(shape, get_dtype(dtype)), 0.8, seed=rec["seed"], stream=rec["stream"])
+    assert np.array_equal(t.view(torch.int16 if w.itemsize == 2 else t.dtype).numpy().view(w.dtype), w)
+    if len(shape) == 2:
+        t = ft.sparse_(torch.empty(shape, dtype=TORCH_DTYPES[dtype]), 0.3, generator=fi.Generator(fresh_seed()))
+        rec = ft.init_record(t)
+        w = fi.sparse_(np.empty(shape, get_dtype(dtype)), 0.3, seed=rec["seed"], stream=rec["stream"])
+        assert np.array_equal(t.view(torch.int16 if w.itemsize == 2 else t.dtype).numpy().view(w.dtype), w)
