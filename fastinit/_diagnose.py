@@ -31,6 +31,7 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SATURATED = 0.01          # |f'| below this, with |h| >= _SATURATED_FROM: a saturated unit
 _SATURATED_FROM = 2.0
 _SYMMETRY_TOL = 1e-7       # units equal to this relative spread: identical
+_SYMMETRY_ULPS = 16        # or to this many ulps of a narrower dtype (a float32 torch model)
 
 
 # ---------------------------------------------------------------------------- activations
@@ -86,16 +87,20 @@ def _dead_fraction(name, h, deriv):
     return float(np.mean((np.abs(deriv) < _SATURATED) & (np.abs(h) >= _SATURATED_FROM)))
 
 
-def _identical_units(h):
+def _identical_units(h, eps=None):
     """Every unit of the layer computed the same pre-activation on every
-    sample (up to the rounding of a matrix product), h being (samples,
-    units). One unit is never "identical"; units that only look alike after
+    sample (up to the rounding of a matrix product in the precision it was
+    computed in, whose machine epsilon ``eps`` is (default: h's): a float32
+    product may sum each unit in its own order), h being (samples, units). One unit is never "identical"; units that only look alike after
     the activation (dead ReLUs, all 0) are not either."""
     if h.shape[1] < 2:
         return False
     spread = np.max(np.ptp(h, axis=1))
     scale = np.max(np.abs(h))
-    return bool(spread <= _SYMMETRY_TOL * scale) if np.isfinite(scale) else False
+    if eps is None:
+        eps = float(np.finfo(h.dtype).eps) if h.dtype.kind == "f" else 0.0
+    tol = max(_SYMMETRY_TOL, _SYMMETRY_ULPS * eps)
+    return bool(spread <= tol * scale) if np.isfinite(scale) else False
 
 
 def _std(x):

@@ -17,38 +17,17 @@ from torch import nn  # noqa: E402
 
 import fastinit  # noqa: E402
 import fastinit.torch as ft  # noqa: E402
+import _mlp  # noqa: E402
+from _mlp import WEIGHTS, mlp  # noqa: E402
 from _stats import fresh_seed  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models: one thread is many times faster on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(20, 40)
-        self.fc2 = nn.Linear(40, 30)
-        self.fc3 = nn.Linear(30, 3)
-
-    def forward(self, x):
-        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
-
-
-WEIGHTS = ["fc1.weight", "fc2.weight", "fc3.weight"]
+one_torch_thread = _mlp.one_torch_thread      # the autouse fixture, for this module too
 
 
 def _model(seed):
-    torch.manual_seed(seed)
-    with ft.patch():
-        return MLP()
+    return mlp(seed, (20, 40, 30, 3))
 
 
 def _train(model, masks, seed, steps=8):

@@ -14,36 +14,15 @@ from torch import nn  # noqa: E402
 
 import fastinit  # noqa: E402
 import fastinit.torch as ft  # noqa: E402
+import _mlp  # noqa: E402
+from _mlp import MLP, WEIGHTS, mlp  # noqa: E402
 from _stats import fresh_seed  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models: one thread is many times faster on a shared machine (and changes no bit here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(16, 32)
-        self.fc2 = nn.Linear(32, 24)
-        self.fc3 = nn.Linear(24, 4)
-
-    def forward(self, x):
-        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
-
-
-WEIGHTS = ["fc1.weight", "fc2.weight", "fc3.weight"]
+one_torch_thread = _mlp.one_torch_thread      # the autouse fixture, for this module too
 
 
 def _model(seed):
-    torch.manual_seed(seed)
-    with ft.patch():
-        return MLP()
+    return mlp(seed, (16, 32, 24, 4))
 
 
 def _batch(seed, t):
@@ -255,7 +234,7 @@ def test_resume_equals_uninterrupted():
     del model, opt, pruner
     buf.seek(0)
     ckpt = torch.load(buf)
-    model = MLP()                                       # another init: everything comes from the checkpoint
+    model = MLP((16, 32, 24, 4))                        # another init: everything comes from the checkpoint
     model.load_state_dict(ckpt["model"])
     opt = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.05)
     opt.load_state_dict(ckpt["opt"])

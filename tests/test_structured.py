@@ -25,6 +25,16 @@ GRAM_TOL = {"float32": 2e-5, "float64": 1e-12, "float16": 1e-2, "bfloat16": 6e-2
 SHAPES = [(7, 3), (3, 7), (6, 6), (1, 5), (5, 1), (64, 16, 3), (16, 8, 3, 3), (40, 200), (200, 40)]
 
 
+def _traced_peak(fn):
+    """The peak of NumPy's (and SciPy's) allocations, traced, while fn() runs."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def _matrix(w):
     return np.asarray(w, np.float64).reshape(w.shape[0], -1)
 
@@ -140,12 +150,7 @@ def test_orthogonal_square_and_wide_are_factored_in_place():
     matrix = 512 * 1024 * 4
     for shape, most in [((512, 1024), matrix / 4), ((768, 768), 768 * 768 * 4 / 4), ((1024, 512), 1.25 * matrix)]:
         w = np.empty(shape, np.float32)
-        tracemalloc.start()
-        try:
-            fi.orthogonal_(w, seed=1)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        peak = _traced_peak(lambda: fi.orthogonal_(w, seed=1))
         assert peak < most, (shape, peak)
         if shape[0] > shape[1]:
             assert peak > 0.9 * matrix          # the Fortran-ordered copy a tall matrix needs
@@ -409,12 +414,7 @@ def test_16bit_rounding_scratch_is_bounded(dtype):
     """A matrix of few, long rows is rounded in blocks too: one float32 matrix, plus little."""
     w = np.empty((1, 1 << 22), get_dtype(dtype))
     fi.orthogonal_(np.empty((3, 3), np.float32), seed=0)            # LAPACK loaded before tracing
-    tracemalloc.start()
-    try:
-        fi.orthogonal_(w, seed=1)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(lambda: fi.orthogonal_(w, seed=1))
     assert peak < 1.25 * w.size * 4, peak
     assert abs(np.sum(w.astype(np.float64) ** 2) - 1) < 0.02
 

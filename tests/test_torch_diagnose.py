@@ -47,6 +47,11 @@ def std(t):
     return float(t.detach().double().std(correction=0))
 
 
+def tol(dtype):
+    """Identical units: within 1e-7 relative, or 16 ulps of the model's dtype (float32: 1.9e-6)."""
+    return max(1e-7, 16 * torch.finfo(dtype).eps)
+
+
 def by_hand(model, x, seed=0, loss=None):
     """Each child's figures of a Sequential on 2-D tensors, computed directly with autograd."""
     ins, outs, a = [], [], x.detach().clone().requires_grad_(True)
@@ -71,7 +76,7 @@ def by_hand(model, x, seed=0, loss=None):
         figures[str(i)] = {"pre_std": std(h), "act_std": std(y), "grad_a_std": std(grads[i]),
                            "grad_w_std": std(next(w_grads)) if isinstance(m, nn.Linear) else math.nan,
                            "dead_fraction": dead,
-                           "symmetric": u.shape[1] > 1 and bool(spread <= 1e-7 * u.abs().max())}
+                           "symmetric": u.shape[1] > 1 and bool(spread <= tol(outs[i].dtype) * u.abs().max())}
     return figures
 
 

@@ -129,7 +129,7 @@ class _Recorder:
         rec["pre_std"] = _std(_numpy(x))
         if kind is not None:           # an activation's units are identical when its inputs are
             units = _units(x, self.channels_first)
-            rec["symmetric"] = _identical_units(units)
+            rec["symmetric"] = _identical_units(units, torch.finfo(x.dtype).eps)
         if kind == "relu":
             rec["dead_fraction"] = _dead_fraction("relu", units, None)
         elif kind == "saturating":     # _dead_fraction's rule for any saturating activation
@@ -144,7 +144,7 @@ class _Recorder:
         rec["act_std"] = _std(a)
         if _kind(module) is None:
             with np.errstate(invalid="ignore"):     # inf - inf in an overflowed output
-                rec["symmetric"] = _identical_units(a)
+                rec["symmetric"] = _identical_units(a, torch.finfo(y.dtype).eps if y.is_floating_point() else 0.0)
         if y.requires_grad:            # the gradient w.r.t. this value, even if later changed in place
             self.handles.append(y.register_hook(lambda g: rec.__setitem__("grad_a_std", _std(_numpy(g)))))
 
@@ -221,15 +221,17 @@ class ModelDiagnosis(_Results):
 
 # ---------------------------------------------------------------------------- diagnose
 
-def _split_input(example_input):
-    if isinstance(example_input, torch.Tensor):
-        return (example_input,), {}
-    if isinstance(example_input, tuple):
-        return example_input, {}
-    if isinstance(example_input, Mapping) and all(isinstance(k, str) for k in example_input):
-        return (), dict(example_input)
-    raise TypeError("example_input must be a tensor, a tuple of positional arguments or a dict of keyword "
-                    f"arguments, got {type(example_input).__name__}")
+def split_args(value, name):
+    """(args, kwargs) of a model's input given as a tensor, a tuple of positional arguments or a
+    dict of keyword arguments (``name``: the argument, for the error)."""
+    if isinstance(value, torch.Tensor):
+        return (value,), {}
+    if isinstance(value, tuple):
+        return value, {}
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return (), dict(value)
+    raise TypeError(f"{name} must be a tensor, a tuple of positional arguments or a dict of keyword "
+                    f"arguments, got {type(value).__name__}")
 
 
 def _with_grad(obj):
@@ -284,7 +286,9 @@ def diagnose(model, example_input, *, loss=None, seed=0):
       libraries' parameter-free modules named so): the share of input entries
       where ``|f'| < 0.01`` and ``|x| >= 2``; 0 for other modules,
     - ``symmetric``: every unit equals every other one on each sample (within
-      1e-7 of the largest magnitude; never with one unit), the symmetry that
+      1e-7 of the largest magnitude, or 16 ulps of the tensor's dtype when
+      that is more: float32 products sum each unit in their own order; never
+      with one unit), the symmetry that
       zero or constant weights leave and training cannot break. For an
       activation module the units compared are its inputs, so that dead ReLUs
       (all 0) are not taken for identical ones.
@@ -333,7 +337,7 @@ def diagnose(model, example_input, *, loss=None, seed=0):
     if loss is not None and not callable(loss):
         raise TypeError(f"loss must be a callable returning a scalar tensor, got {type(loss).__name__}")
     seed = check_uint64(seed, "seed")
-    args, kwargs = _split_input(example_input)
+    args, kwargs = split_args(example_input, "example_input")
 
     names = {m: name for name, m in model.named_modules()}
     rec = _Recorder()

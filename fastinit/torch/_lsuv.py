@@ -23,7 +23,6 @@ How ``lsuv_`` goes about it (its docstring has the rules):
 """
 import math
 import warnings
-from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -31,6 +30,7 @@ from torch import nn
 from .._checks import check_positive_int, check_real, check_uint64
 from .._diagnose import _Fields, _Results, _clean, _g, _text_table
 from .._generator import Generator, name_stream
+from ._diagnose import split_args
 from ._functions import orthogonal_, seed_from, zeros_
 
 __all__ = ["lsuv_", "LSUVReport", "LayerLSUV"]
@@ -203,17 +203,6 @@ class _Runner:
 
 def _label(name):
     return repr(name) if name else "(the model itself)"
-
-
-def _split_batch(batch):
-    if isinstance(batch, torch.Tensor):
-        return (batch,), {}
-    if isinstance(batch, tuple):
-        return batch, {}
-    if isinstance(batch, Mapping) and all(isinstance(k, str) for k in batch):
-        return (), dict(batch)
-    raise TypeError("batch must be a tensor, a tuple of positional arguments or a dict of keyword "
-                    f"arguments, got {type(batch).__name__}")
 
 
 def _check_layers(layers):
@@ -395,7 +384,7 @@ def lsuv_(model, batch, *, tol=0.1, max_iter=10, layers=DEFAULT_LAYERS, orthogon
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    args, kwargs = _split_batch(batch)
+    args, kwargs = split_args(batch, "batch")
     tol = check_real(tol, "tol")
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
