@@ -6,7 +6,18 @@ one tensor, so the fill takes ``offset=`` of its first element and the whole
 tensor's fans), flush it, drop it from the page cache, unmap it. The process
 never holds more than one window of the file, so its peak resident memory stays
 at about the interpreter's plus one window, whatever the file's size.
+
+Faults: a store through a mapping into a page the file system cannot back (a
+full disk, a sparse file) is SIGBUS, which kills the interpreter. So the file's
+blocks are reserved first (``posix_fallocate``: a full disk is an ``OSError``
+before anything is written), and where they cannot be reserved (no
+``posix_fallocate``, or a file system that refuses it) each window is filled in
+a scratch buffer and written with ``pwrite``, whose failures are ``OSError``
+too. A size limit (``RLIMIT_FSIZE``) is checked before the file grows, since
+growing past it sends SIGXFSZ, whose default action also kills. A new file is
+written under a unique temporary name and renamed whole (``_report.write_atomic``).
 """
+import errno
 import inspect
 import json
 import math
@@ -14,6 +25,7 @@ import mmap
 import os
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 
 import numpy as np
@@ -22,6 +34,7 @@ from . import _buffers, _checks, _fill, _kernels
 from . import _plain, _schemes  # noqa: F401  (their fills register in the table)
 from ._fans import Fans
 from ._generator import default_generator, name_stream
+from ._report import write_atomic
 
 __all__ = ["save_random", "fill_memmap_"]
 
@@ -31,6 +44,7 @@ _FILLS = _fill.select(lambda r: r.buffer == "float" and not r.structured)   # wr
 _ST_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16"}
 
 DEFAULT_WINDOW = 64 << 20
+_MAX_HEADER = 100_000_000      # safetensors readers refuse a longer header (their own limit)
 
 
 def _rule_of(init, where):
@@ -92,10 +106,59 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _fill_region(fd, start, shape, dtype_name, fill, window, progress):
+# errnos of a file system (or kernel) that cannot reserve blocks: write without mappings there
+_NO_RESERVE = {getattr(errno, n) for n in ("EOPNOTSUPP", "ENOTSUP", "EINVAL", "ENOSYS") if hasattr(errno, n)}
+
+
+def _check_size_limit(end, path):
+    """OSError(EFBIG) if a file reaching byte ``end`` would pass this process's RLIMIT_FSIZE.
+
+    Growing a file past the limit sends SIGXFSZ, whose default action kills the
+    process (as it would any program); checking first turns that into an
+    exception without touching the process's signal handlers."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if soft != resource.RLIM_INFINITY and end > soft:
+        raise OSError(errno.EFBIG, f"the file would be {end:,} bytes, over this process's size limit "
+                                   f"(RLIMIT_FSIZE, ulimit -f) of {soft:,} bytes", path)
+
+
+def _reserve(fd, start, length):
+    """Reserve the file's blocks for bytes [start, start + length) (growing the file to
+    cover them); True when reserved, False where this OS or file system cannot (then the
+    windows are written with pwrite). A full disk or a size limit is an OSError here."""
+    fallocate = getattr(os, "posix_fallocate", None)
+    if length <= 0:
+        return True
+    if fallocate is None:
+        return False
+    try:
+        fallocate(fd, start, length)
+    except OSError as exc:
+        if exc.errno in _NO_RESERVE:
+            return False
+        raise
+    return True
+
+
+def _pwrite_all(fd, data, pos):
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.pwrite(fd, view, pos)
+        view, pos = view[n:], pos + n
+
+
+def _fill_region(fd, start, shape, dtype_name, fill, window, progress, mapped=True, scratch=None):
     """Write ``fill`` (its source resolved) into the C-order tensor stored at byte ``start``
-    of file ``fd``, one mapped window at a time: each window is the flat element range
-    [e0, e1) of the tensor, so it is the same draw placed at offset ``fill.offset + e0``."""
+    of file ``fd``, one window at a time: each window is the flat element range
+    [e0, e1) of the tensor, so it is the same draw placed at offset ``fill.offset + e0``.
+
+    ``mapped``: through a mapping of the window (only where the blocks are reserved: a
+    store into a page the disk cannot back is SIGBUS); otherwise filled in ``scratch``
+    (a writable buffer of at least ``window`` bytes) and written with pwrite."""
     code = _buffers.FLOAT_CODES[dtype_name]
     itemsize = _itemsize(dtype_name)
     count = math.prod(shape)
@@ -105,18 +168,43 @@ def _fill_region(fd, start, shape, dtype_name, fill, window, progress):
         e1 = min(count, e0 + per_window)
         lo = start + e0 * itemsize
         hi = start + e1 * itemsize
-        base = lo - lo % gran
-        mm = mmap.mmap(fd, hi - base, offset=base, access=mmap.ACCESS_WRITE)
-        try:
-            arr = _window_array(mm, lo - base, e1 - e0, dtype_name)
+        if mapped:
+            base = lo - lo % gran
+            mm = mmap.mmap(fd, hi - base, offset=base, access=mmap.ACCESS_WRITE)
+            try:
+                arr = _window_array(mm, lo - base, e1 - e0, dtype_name)
+                _fill.run(fill.replace(offset=fill.offset + e0), arr, code)
+                del arr
+                mm.flush()
+            except BaseException as exc:
+                # The fill's frames, kept by the traceback (Ctrl-C lands inside it), hold views
+                # of the window: drop them so the window can be unmapped and the error seen.
+                arr = None
+                traceback.clear_frames(exc.__traceback__)
+                raise
+            finally:
+                mm.close()
+        else:
+            base = lo
+            arr = _window_array(scratch, 0, e1 - e0, dtype_name)
             _fill.run(fill.replace(offset=fill.offset + e0), arr, code)
+            _pwrite_all(fd, arr, lo)
             del arr
-            mm.flush()
-        finally:
-            mm.close()
+            (os.fdatasync if hasattr(os, "fdatasync") else os.fsync)(fd)    # written back, so the cache can drop it
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(fd, base, hi - base, os.POSIX_FADV_DONTNEED)   # written: let the cache go
         progress.add(hi - lo)
+
+
+def _write_regions(fd, regions, end, window, progress):
+    """Fill every (start, shape, dtype name, fill) of ``regions`` in file ``fd``, whose
+    data ends at byte ``end``: reserved and mapped, or (where blocks cannot be reserved)
+    through one scratch window and pwrite."""
+    lo = min((r[0] for r in regions), default=end)
+    mapped = _reserve(fd, lo, end - lo)
+    scratch = None if mapped else np.empty(max(window, 8), np.uint8)
+    for start, shape, dtype_name, fill in regions:
+        _fill_region(fd, start, shape, dtype_name, fill, window, progress, mapped, scratch)
 
 
 def _describe(rule, shape, dtype_name, args, kwargs, where, source_kwargs=None):
@@ -199,6 +287,19 @@ def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=
 
     Every entry is checked before the file is created. Tensors are laid out
     widest dtype first, then in spec order, so each is aligned to its item size.
+
+    The file is written atomically: under a temporary name in ``path``'s
+    directory (``.{name}.{12 random hex digits}.tmp``, unique per call), fsynced,
+    renamed over ``path`` and the directory fsynced, so ``path`` is either its
+    old self or the complete new file. Its space is reserved before the first
+    tensor is written (``posix_fallocate``), so a full disk is an ``OSError``
+    (ENOSPC) and a size limit (``RLIMIT_FSIZE``) an ``OSError`` (EFBIG) before
+    any data is written; where the file system cannot reserve space, each
+    window is written with ``pwrite`` from a scratch buffer instead of a
+    mapping (the same bytes, and its errors are ``OSError`` too). Any exception,
+    ``KeyboardInterrupt`` included, removes the temporary file. A process killed
+    outright (SIGKILL) leaves its temporary behind, with a zero header length
+    that no safetensors reader accepts; remove such ``.*.tmp`` files yourself.
     """
     if not isinstance(spec, Mapping) or not spec:
         raise TypeError("spec must be a non-empty mapping of tensor names to (shape, dtype, init, kwargs)")
@@ -234,28 +335,33 @@ def save_random(spec, path, *, seed=None, window_bytes=DEFAULT_WINDOW, progress=
                                                                  sort_keys=True, separators=(",", ":")))
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-(8 + len(text)) % 8)
+    if len(text) > _MAX_HEADER:
+        raise ValueError(f"the safetensors header would be {len(text):,} bytes; readers refuse headers over "
+                         f"{_MAX_HEADER:,} bytes (fewer tensors, or shorter names)")
     data_start = 8 + len(text)
+    end = data_start + offset
     path = os.fspath(path)
-    # Written under a temporary name and renamed when complete: an interrupted write
-    # (Ctrl-C, a full disk) leaves neither a half-initialized checkpoint nor a damaged old one.
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    _check_size_limit(end, path)
+    regions = [(data_start + header[plans[i][0]]["data_offsets"][0],) + tuple(plans[i][1:3]) + (plans[i][4],)
+               for i in order]
     bar = _Progress(offset, os.path.basename(path), progress)
+
+    def write(f):
+        # The header's length goes in last, so an unfinished file (a temporary left by a
+        # killed process) has a zero length and no safetensors reader takes it for a checkpoint.
+        f.write(bytes(8))
+        f.write(text)
+        f.flush()
+        fd = f.fileno()
+        _write_regions(fd, regions, end, window, bar)
+        os.ftruncate(fd, end)              # the size, where nothing reserved or wrote the last bytes
+        _pwrite_all(fd, len(text).to_bytes(8, "little"), 0)
+
     try:
-        with open(tmp, "wb+") as f:
-            f.write(len(text).to_bytes(8, "little"))
-            f.write(text)
-            f.truncate(data_start + offset)
-            f.flush()
-            for i in order:
-                name, shape, dtype_name, _, fill, _, _ = plans[i]
-                start = data_start + header[name]["data_offsets"][0]
-                _fill_region(f.fileno(), start, shape, dtype_name, fill, window, bar)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        # A unique temporary name in the target's directory, fsynced and renamed whole: an
+        # interrupted or failed write (Ctrl-C, a full disk) leaves neither a half-written
+        # checkpoint nor a damaged old one.
+        write_atomic(path, write)
     finally:
         bar.close()
     return records
@@ -271,6 +377,15 @@ def fill_memmap_(mm, init, *args, seed=None, generator=None, stream=None, window
     short-lived window mappings, so ``mm``'s mapping is never touched and the
     process's resident memory stays about one window. ``mm`` must be writable
     (mode ``'r+'`` or ``'w+'``) and C-contiguous. Returns ``mm``.
+
+    Everything is checked, the file opened and its blocks under ``mm`` reserved
+    (``posix_fallocate`` over the array's bytes: ``np.memmap(mode='w+')`` makes a
+    sparse file) before a stream is taken from the generator, so a call that
+    raises (bad arguments, a full disk: ``OSError`` ENOSPC, a size limit: EFBIG)
+    leaves the generator and the file's values as they were. Where the file
+    system cannot reserve blocks, the windows are written with ``pwrite``
+    instead of through mappings. The file is written in place, not atomically:
+    a fill interrupted by Ctrl-C leaves it partly written.
     """
     if not isinstance(mm, np.memmap) or getattr(mm, "filename", None) is None:
         raise TypeError(f"mm must be a np.memmap of a file, got {type(mm).__name__}")
@@ -294,24 +409,112 @@ def fill_memmap_(mm, init, *args, seed=None, generator=None, stream=None, window
     else:
         source = None
     fill, _, _ = _describe(rule, shape, dtype_name, args, kwargs, "fill_memmap_", source)
-    if rule.random:
-        fill = fill.replace(source=fill.source.resolved())   # one stream for the whole file region
-    bar = _Progress(mm.nbytes, os.path.basename(mm.filename), progress)
-    try:
-        with open(mm.filename, "r+b") as f:
-            _fill_region(f.fileno(), mm.offset, shape, dtype_name, fill, window, bar)
-    finally:
-        bar.close()
+    start, end = mm.offset, mm.offset + mm.nbytes
+    _check_size_limit(end, mm.filename)
+    # Everything that can fail is done before the stream is taken: open the file, check it
+    # still holds the array, reserve its blocks (a sparse file on a full disk would be SIGBUS
+    # at the first store through a mapping; here it is an OSError, the generator untouched).
+    with open(mm.filename, "r+b") as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        if size < end:
+            raise ValueError(f"{mm.filename} is {size:,} bytes, shorter than the memmap's end at byte {end:,} "
+                             "(truncated since it was mapped?)")
+        mapped = _reserve(fd, start, end - start)
+        scratch = None if mapped else np.empty(max(window, 8), np.uint8)
+        if rule.random:
+            fill = fill.replace(source=fill.source.resolved())   # one stream for the whole file region
+        bar = _Progress(mm.nbytes, os.path.basename(mm.filename), progress)
+        try:
+            _fill_region(fd, start, shape, dtype_name, fill, window, bar, mapped, scratch)
+        finally:
+            bar.close()
     return mm
 
 
-def read_spec(path):
+# What a spec may ask for before anything is planned (a spec may come from anyone: each
+# bound keeps a hostile or mistaken one from taking the memory or the disk). Each is a
+# keyword of read_spec and a flag of init-checkpoint; None lifts it.
+SPEC_LIMITS = {
+    "max_layers": 10_000,          # the 'layers' count ({layer} expansion)
+    "max_tensors": 100_000,        # tensors after expansion (DeepSeek-V3 has about 91,000)
+    "max_bytes": 4 << 40,          # the tensors' bytes in all: 4 TiB
+    "max_name_length": 1_024,      # characters of a tensor's name, after expansion
+    "max_dims": 16,                # dimensions of one shape
+}
+
+
+class SpecLimitError(ValueError):
+    """A spec asks for more than a limit of ``SPEC_LIMITS`` allows (``init-checkpoint`` exits with 2)."""
+
+
+def _over(path, what, value, key, limit):
+    flag = "--" + key.replace("_", "-")
+    return SpecLimitError(f"{path}: {what} {value:,}, over the limit {key} = {limit:,}; raise it with "
+                          f"{flag} N (read_spec(..., {key}=N), None lifts it)")
+
+
+def _check_limits(path, doc, limits):
+    """SpecLimitError where ``doc`` (a parsed spec) asks for more than ``limits`` allow,
+    counted from the document alone (names, shapes, dtypes, layers): nothing is expanded,
+    planned or allocated first. Malformed entries are left to the checks that follow."""
+    def limit(key):
+        return limits[key] if limits[key] is not None else math.inf
+
+    layers = doc.get("layers")
+    layers = layers if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0 else 0
+    if layers > limit("max_layers"):
+        raise _over(path, "layers is", layers, "max_layers", limits["max_layers"])
+    tensors = doc["tensors"]
+    count = sum(layers if isinstance(name, str) and "{layer}" in name else 1 for name in tensors)
+    if count > limit("max_tensors"):
+        raise _over(path, "the number of tensors is", count, "max_tensors", limits["max_tensors"])
+    default_dtype = doc.get("dtype", "float32")
+    total = 0
+    for name, entry in tensors.items():
+        if not isinstance(name, str):
+            continue
+        copies = layers if "{layer}" in name else 1
+        length = len(name) + name.count("{layer}") * (len(str(max(layers - 1, 0))) - len("{layer}"))
+        if length > limit("max_name_length"):
+            raise _over(path, f"tensor name {name[:32]!r}... is, in characters,", length,
+                        "max_name_length", limits["max_name_length"])
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not isinstance(shape, (list, tuple)):
+            continue
+        if len(shape) > limit("max_dims"):
+            raise _over(path, f"the number of dimensions of tensors[{name[:32]!r}] is", len(shape), "max_dims", limits["max_dims"])
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            continue
+        dtype = entry.get("dtype", default_dtype)
+        itemsize = _itemsize(dtype) if isinstance(dtype, str) and dtype in _ST_DTYPES else 8
+        total += math.prod(shape) * itemsize * copies
+        if total > limit("max_bytes"):
+            raise _over(path, "the tensors' size in bytes is at least", total, "max_bytes", limits["max_bytes"])
+
+
+def read_spec(path, *, max_layers=SPEC_LIMITS["max_layers"], max_tensors=SPEC_LIMITS["max_tensors"],
+              max_bytes=SPEC_LIMITS["max_bytes"], max_name_length=SPEC_LIMITS["max_name_length"],
+              max_dims=SPEC_LIMITS["max_dims"]):
     """Read a checkpoint spec (JSON, or YAML with PyYAML installed) for ``fastinit init-checkpoint``.
 
     The document has ``tensors`` (name -> {shape, init, dtype?, **kwargs}) and
     optionally ``seed``, ``dtype`` (the default for tensors), ``layers`` (N: a
     name containing ``{layer}`` stands for N tensors, layer = 0 .. N-1) and
-    ``metadata`` (str -> str). Returns (spec, seed, metadata)."""
+    ``metadata`` (str -> str). Returns (spec, seed, metadata).
+
+    A spec may come from anyone, so what it asks for is bounded before
+    anything is expanded or planned: ``max_layers`` (default 10,000),
+    ``max_tensors`` (100,000, after expansion), ``max_bytes`` (4 TiB of
+    tensor data), ``max_name_length`` (1,024 characters) and ``max_dims``
+    (16 per shape), as in ``SPEC_LIMITS``; ``None`` lifts a limit. A spec
+    over one is a ``SpecLimitError`` (a ``ValueError``) naming the limit and
+    how to raise it."""
+    limits = {"max_layers": max_layers, "max_tensors": max_tensors, "max_bytes": max_bytes,
+              "max_name_length": max_name_length, "max_dims": max_dims}
+    for key, value in limits.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ValueError(f"{key} must be a non-negative int or None, got {value!r}")
     path = os.fspath(path)
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -338,8 +541,11 @@ def read_spec(path):
     layers = doc.get("layers")
     if layers is not None and (not isinstance(layers, int) or isinstance(layers, bool) or layers < 0):
         raise ValueError(f"{path}: layers must be a non-negative int, got {layers!r}")
+    _check_limits(path, doc, limits)
     spec = {}
     for name, entry in doc["tensors"].items():
+        if not isinstance(name, str):
+            raise ValueError(f"{path}: tensor names must be strings, got {name!r}")
         if not isinstance(entry, dict):
             raise ValueError(f"{path}: tensors[{name!r}] must be a mapping with shape and init")
         entry = dict(entry)
@@ -358,6 +564,38 @@ def read_spec(path):
     return spec, doc.get("seed"), meta
 
 
+def _count(text):
+    """A limit on the command line: a non-negative integer, or 'none'."""
+    import argparse
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer or 'none', got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer or 'none', got {text!r}")
+    return value
+
+
+def _size(text):
+    """A byte count on the command line: 1000000, 64G, 1.5T (K, M, G, T, P: powers of 1024), or 'none'."""
+    import argparse
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    if t == "NONE":
+        return None
+    scale = units.get(t[-1:], 1)
+    number = t[:-1] if t[-1:] in units else t
+    try:
+        value = int(number) * scale if number.isdigit() else float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a byte count such as 500G or 2T, or 'none', got {text!r}") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a non-negative byte count, got {text!r}")
+    return int(value)
+
+
 def init_checkpoint_main(argv=None):
     """``fastinit init-checkpoint CONFIG OUT``: write a random-init .safetensors checkpoint."""
     import argparse
@@ -371,9 +609,18 @@ def init_checkpoint_main(argv=None):
                         help="MiB of the file mapped at a time, the writer's memory bound (default 64)")
     parser.add_argument("--dry-run", action="store_true", help="check the spec and print the plan; write nothing")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    bounds = parser.add_argument_group("limits on what the spec may ask for (exit code 2 when over one)")
+    helps = {"max_layers": "layers ('layers' in the spec)", "max_tensors": "tensors, after {layer} expansion",
+             "max_bytes": "bytes of tensor data; suffixes K, M, G, T, P are powers of 1024",
+             "max_name_length": "characters of a tensor name", "max_dims": "dimensions of a shape"}
+    for key, default in SPEC_LIMITS.items():
+        shown = "4T" if key == "max_bytes" and default == 4 << 40 else f"{default:,}"
+        bounds.add_argument("--" + key.replace("_", "-"), dest=key, metavar="SIZE" if key == "max_bytes" else "N",
+                            default=default, type=_size if key == "max_bytes" else _count,
+                            help=f"at most this many {helps[key]} (default {shown}; 'none' lifts it)")
     ns = parser.parse_args(argv)
     try:
-        spec, seed, meta = read_spec(ns.config)
+        spec, seed, meta = read_spec(ns.config, **{key: getattr(ns, key) for key in SPEC_LIMITS})
         seed = ns.seed if ns.seed is not None else seed
         seed = default_generator.seed if seed is None else _checks.check_uint64(seed, "seed")
         if meta is not None and (not isinstance(meta, Mapping) or
@@ -388,6 +635,9 @@ def init_checkpoint_main(argv=None):
         t0 = time.perf_counter()
         records = save_random(spec, ns.out, seed=seed, window_bytes=ns.window_mib << 20,
                               progress=False if ns.quiet else None, metadata=meta)
+    except SpecLimitError as exc:
+        print(f"fastinit init-checkpoint: error: {exc}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, TypeError, ImportError) as exc:
         print(f"fastinit init-checkpoint: error: {exc}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ gradient) can be set by the address's fragment, e.g.
 keep the fragment up to date, so a view can be shared as a link.
 """
 import base64
+import errno
 import hashlib
 import html
 import json
@@ -164,21 +165,30 @@ def _render(data, title):
 def write_atomic(path, data):
     """data (str as UTF-8, bytes, or a callable writing to the binary file it
     is given) to path, under a temporary name in the same directory, then
-    renamed over path: path is either its old self or complete."""
+    renamed over path: path is either its old self or complete.
+
+    The temporary name is ``.{name}.{12 random hex digits}.tmp``, made with
+    O_EXCL, so concurrent calls (threads or processes) never share one and the
+    last rename wins whole. The file is opened for reading and writing (a
+    callable may map it), flushed and fsynced before the rename, and the
+    directory is fsynced after it, so a crash leaves either the old file or
+    the new one. Any exception (KeyboardInterrupt included) removes the
+    temporary; only a process killed outright (SIGKILL, power loss) leaves
+    one, under that hidden name, never at ``path``."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     for _ in range(100):
         tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
     else:  # pragma: no cover
         raise FileExistsError(f"no free temporary name next to {path}")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             if callable(data):
                 data(f)
             else:
@@ -192,6 +202,24 @@ def write_atomic(path, data):
         except OSError:
             pass
         raise
+    _fsync_directory(directory)
+    return path
+
+
+def _fsync_directory(directory):
+    """Make a rename in ``directory`` durable (POSIX; a no-op where directories cannot be opened)."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:  # pragma: no cover - Windows, or a directory we may not read
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # pragma: no cover - file systems that cannot fsync a directory
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------- the page

@@ -25,6 +25,7 @@ from torch import nn
 from .. import _buffers, _fill, _prune
 from .._checks import check_uint64
 from .._generator import name_stream
+from .._report import write_atomic
 from . import _functions, _memory
 from ._functions import TORCH_DTYPES
 
@@ -113,16 +114,18 @@ def init_records(model, *, verify=True):
 
 
 def save_init_records(model_or_records, path):
-    """Write the init records of a model (or a dict of records) to ``path`` as JSON."""
+    """Write the init records of a model (or a dict of records) to ``path`` as JSON.
+
+    Written atomically: under a temporary name unique to the call in ``path``'s
+    directory, fsynced, renamed over ``path`` and the directory fsynced, so
+    ``path`` holds either the old records or the complete new ones."""
     records = init_records(model_or_records) if isinstance(model_or_records, nn.Module) else model_or_records
     if not isinstance(records, dict):
         raise TypeError("save_init_records takes a torch.nn.Module or a dict of records")
     text = json.dumps({"fastinit_init_records": 1, "records": records}, indent=1, sort_keys=True)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:     # a failed save leaves the old file whole
-        f.write(text)
-    os.replace(tmp, path)
+    # a unique temporary name beside path, fsynced, renamed, the directory fsynced: a failed or
+    # interrupted save leaves the old file whole and never a partial one at path
+    write_atomic(os.fspath(path), text)
 
 
 def load_init_records(path):
