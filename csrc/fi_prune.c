@@ -15,8 +15,10 @@
 #define FI_HIST_TABLES 4         /* interleaved tables per thread (first level) */
 
 /* The scan loops are compiled twice on x86-64 (AVX2 and baseline) and the
- * loader picks one: plain loops that the compiler vectorises. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * loader picks one: plain loops that the compiler vectorises.  Not under
+ * ThreadSanitizer: the loader runs the clones' resolvers before the TSan
+ * runtime exists, and their instrumented code crashes at start-up. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define FI_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define FI_CLONES
@@ -323,6 +325,23 @@ static void fi_run_buf(fi_kernel fn, const fi_prune_buf *b, uint64_t global_firs
     fi_run(fn, b->ptr, fi_out_itemsize[b->dtype], b->n, &unused, global_first, ctx, 0);
 }
 
+/* The per-thread tables a pass over bufs needs: one for each thread fi_run
+ * will hand a chunk to (a buffer below FI_PARALLEL_MIN runs on the calling
+ * thread alone; a thread beyond the tables counts into the shared one), so
+ * that the scratch of a small prune does not grow with the thread setting. */
+static int fi_pass_threads(const fi_prune_buf *bufs, int nbufs)
+{
+    uint64_t most = 0;
+    for (int b = 0; b < nbufs; b++)
+        if (bufs[b].n > most)
+            most = bufs[b].n;
+    int threads = fi_get_num_threads();
+    if (threads <= 1 || most < FI_PARALLEL_MIN)
+        return 1;
+    uint64_t chunks = (most + FI_CHUNK - 1) / FI_CHUNK;
+    return chunks < (uint64_t)threads ? (int)chunks : threads;
+}
+
 /* ---- radix selection -----------------------------------------------------------
  * The k-th smallest key of the concatenation of bufs (1-based; with k = 0 the
  * smallest key present) by histograms of FI_DIGIT_BITS at a time: *thr, and
@@ -332,7 +351,7 @@ static int fi_radix_select(fi_prune_buf *bufs, int nbufs, int wide, uint64_t k, 
 {
     unsigned bits = wide ? 64 : 32;
     uint64_t prefix = 0, pmask = 0, remaining = k, below = 0, at_ = 0;
-    int nhist = fi_get_num_threads();
+    int nhist = fi_pass_threads(bufs, nbufs);
     size_t tables = (size_t)nhist * FI_HIST_TABLES + 1;      /* + the shared overflow table */
     uint64_t *hist = malloc(tables * FI_BINS * sizeof(uint64_t));
     uint64_t *sum = malloc(FI_BINS * sizeof(uint64_t));
@@ -636,7 +655,7 @@ static int fi_prune_window(fi_prune_buf *bufs, int nbufs, uint64_t total, uint64
     if (cap > FI_WINDOW_MAX_KEYS)
         cap = FI_WINDOW_MAX_KEYS;
     free(sample);
-    int nslots = fi_get_num_threads();
+    int nslots = fi_pass_threads(bufs, nbufs);
     uint64_t *counts = calloc(4 * ((size_t)nslots + 1), sizeof(uint64_t));
     uint32_t *keys = malloc(cap * sizeof(uint32_t));
     if (!counts || !keys) {

@@ -9,6 +9,7 @@ constructor checks its fill's arguments before it allocates.
 """
 import inspect
 import math
+import sys
 
 import numpy as np
 
@@ -33,6 +34,9 @@ def empty(shape, dtype=np.float32):
 
 def _allocate(dims, dt):
     count = math.prod(dims)
+    if count * dt.itemsize > sys.maxsize:        # as NumPy: more bytes than an address space holds
+        raise ValueError(f"shape {dims} of {dt} needs {count * dt.itemsize} bytes, more than "
+                         f"the largest possible array ({sys.maxsize} bytes)")
     raw = _kernels.AlignedBuffer(count * dt.itemsize)
     return np.frombuffer(raw, dtype=dt, count=count).reshape(dims), raw.mapped
 

@@ -156,12 +156,14 @@ def flat_bytes(arr):
 def pieces(arr):
     """Yield (contiguous ndarray to write, logical C-order index of its first element, view to copy into or None).
 
-    A C-contiguous array is one piece. Otherwise the array is cut into
+    A C-contiguous, aligned array is one piece. Otherwise (a strided view, or
+    memory not aligned to the item size, which the kernels may not write as
+    items: a view at an odd byte offset) the array is cut into
     sub-arrays arr[idx..., s:e] whose logical elements are consecutive, each at
     most SCRATCH_ELEMENTS large (or one row of the last axis); a piece that is
     itself contiguous is written directly, the others through a scratch array.
     """
-    if arr.flags.c_contiguous:
+    if arr.flags.c_contiguous and arr.flags.aligned:
         yield arr, 0, None
         return
     shape = arr.shape
@@ -182,7 +184,7 @@ def pieces(arr):
             e = min(shape[j], s + rows)
             view = arr[idx + (slice(s, e),)]
             first = base + s * inner[j]
-            if view.flags.c_contiguous:
+            if view.flags.c_contiguous and view.flags.aligned:
                 yield view, first, None
             else:
                 if scratch is None:
@@ -367,10 +369,10 @@ def run(arr, place, kernel, batch=False):
     C-contiguous tile as one tuple (see _tile_runs), filled in one multithreaded call."""
     if arr.size == 0:
         return
-    if place.starts is None and arr.flags.c_contiguous:
+    if place.starts is None and arr.flags.c_contiguous and arr.flags.aligned:
         kernel(flat_bytes(arr), place.offset, 0)
         return
-    if batch and place.starts is not None and arr.flags.c_contiguous:
+    if batch and place.starts is not None and arr.flags.c_contiguous and arr.flags.aligned:
         raw = flat_bytes(arr)
         batches = _tile_runs(arr, place)
         runs = next(batches, None)

@@ -30,8 +30,10 @@ def check_real(value, name):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:
         v = float(value)
-    except OverflowError:                  # an int beyond the float range (10**400)
-        raise ValueError(f"{name} must be finite, got an integer of {value.bit_length()} bits") from None
+    except OverflowError:                  # beyond the float range (10**400, a huge Fraction)
+        what = (f"an integer of {value.bit_length()} bits" if isinstance(value, numbers.Integral)
+                else f"a {type(value).__name__} beyond the float range")
+        raise ValueError(f"{name} must be finite, got {what}") from None
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     return v

@@ -1,5 +1,6 @@
 """Gains and fans: the one table and the one fan rule every scheme uses."""
 import math
+import operator
 
 from ._checks import check_choice, check_positive_int
 
@@ -82,7 +83,10 @@ def compute_fans(shape, layout="torch"):
     (147, 3136)
     """
     check_choice(layout, "layout", LAYOUTS)
-    shape = tuple(int(d) for d in shape)
+    try:                                 # ints only, as every shape: 2.5 or "3" is no dimension
+        shape = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in shape):
         raise ValueError(f"shape must not have negative dimensions, got {shape}")
     return shape_fans(shape, layout)
@@ -124,8 +128,9 @@ def _float_fan(v, name):
 class Fans:
     """The fans of one scheme call, read lazily: explicit values override what the shape
     implies, and the shape is read only for a fan that was not given (so a 1-d buffer with
-    an explicit ``fan_in`` works for a scheme that uses only it). An empty tensor with no
-    explicit fans has fans 1: nothing is written (torch returns empty tensors untouched)."""
+    an explicit ``fan_in`` works for a scheme that uses only it). An empty tensor's shape
+    has fans 1 (explicit fans still override them): nothing is written (torch returns
+    empty tensors untouched)."""
 
     __slots__ = ("shape", "layout", "_given", "_shape_fans")
 
@@ -135,7 +140,7 @@ class Fans:
         self._given = (None if fan_in is None else check_fan(fan_in, "fan_in"),
                        None if fan_out is None else check_fan(fan_out, "fan_out"))
         self._shape_fans = None
-        if fan_in is None and fan_out is None and math.prod(self.shape) == 0:
+        if math.prod(self.shape) == 0:
             self._shape_fans = (1, 1)
 
     def _read(self, k, name):
@@ -159,13 +164,19 @@ class Fans:
     def fan_out(self):
         return self._read(1, "fan_out")
 
+    def total(self):
+        """fan_in + fan_out (an int a float can hold: it enters float formulas)."""
+        total = self.fan_in + self.fan_out
+        _float_fan(total, "fan_in + fan_out")
+        return total
+
     def select(self, mode):
         """The fan a mode reads: fan_in, fan_out, or their mean for 'fan_avg'."""
         if mode == "fan_in":
             return self.fan_in
         if mode == "fan_out":
             return self.fan_out
-        return (self.fan_in + self.fan_out) / 2.0
+        return self.total() / 2.0
 
     def known(self):
         """(fan_in, fan_out) as far as they can be read (None where the shape has no fan)."""

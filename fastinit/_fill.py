@@ -369,7 +369,10 @@ def run(fill, arr, code, mask=None):
     if params is None:                           # a structured writer, then the mask
         kind.write(arr, code, fill.draw.params, seed, stream, fill.offset)
         if mask is not None and arr.size:
-            _kernels.apply_mask(_buffers.flat_bytes(arr), arr.itemsize, mask)
+            if arr.flags.aligned:
+                _kernels.apply_mask(_buffers.flat_bytes(arr), arr.itemsize, mask)
+            else:                                # (the kernel writes whole items)
+                arr.reshape(-1)[~mask.view(np.bool_)] = 0
     elif mask is None:
         _buffers.run(arr, place, lambda raw, first, local: fn(kind, raw, code, seed, stream, first, params),
                      batch=True)
@@ -390,7 +393,9 @@ def apply_steps(arr, code, steps, mask=None):
 def _step_view(flat, step):
     val, start, shape, strides = step
     item = flat.itemsize
-    return np.lib.stride_tricks.as_strided(flat[start:], shape, tuple(s * item for s in strides))
+    # (the stride of a length-1 axis is never used, and may be any uint64: ignore it)
+    return np.lib.stride_tricks.as_strided(flat[start:], shape,
+                                           tuple((s if n > 1 else 0) * item for n, s in zip(shape, strides)))
 
 
 def _write_step(arr, code, step, mask):
@@ -409,7 +414,7 @@ def step_indices(step):
     val, start, shape, strides = step
     idx = np.full(shape, start, np.int64)
     for axis, (n, s) in enumerate(zip(shape, strides)):
-        r = np.arange(n, dtype=np.int64) * s
+        r = np.arange(n, dtype=np.int64) * (s if n > 1 else 0)
         idx += r.reshape((n,) + (1,) * (len(shape) - axis - 1))
     return idx.reshape(-1)
 

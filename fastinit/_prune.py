@@ -29,6 +29,10 @@ def _contiguous(buf, name):
     if not arr.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (pruning ranks elements in flat C order "
                          "without copying); pass np.ascontiguousarray(...) and copy back")
+    if not arr.flags.aligned:
+        raise ValueError(f"{name} is not aligned to its {arr.itemsize}-byte items (a view at an odd byte "
+                         "offset); pruning works on the memory in place: pass an aligned copy "
+                         "(np.require(buf, requirements='A')) and copy back")
     return arr, code
 
 

@@ -30,6 +30,8 @@ scheme = _fill.rule(SOURCE_OPTIONS, PLACEMENT_OPTIONS, FAN_OPTIONS)
 
 
 def _bound(bound):
+    if bound == 0.0:                 # gain 0 (or a spread that underflows): zeros, stream taken
+        return _fill.normal(0.0, 0.0)
     return _fill.uniform(-bound, bound)
 
 
@@ -43,6 +45,8 @@ def _normal_std(std, distribution):
 
 def _keras_trunc(std):
     s = std / KERAS_TRUNC_STD
+    if s == 0.0:                     # no interval to truncate to: zeros, as the plain normal writes
+        return _fill.normal(0.0, 0.0)
     return _fill.trunc_normal(0.0, s, -2.0 * s, 2.0 * s)
 
 
@@ -113,7 +117,7 @@ def xavier_uniform_(fans, gain=1.0):
     >>> w = fastinit.xavier_uniform_(np.empty((256, 128), np.float32), gain=fastinit.calculate_gain("tanh"))
     """
     gain = _check_gain(gain)
-    return _bound(gain * math.sqrt(6.0 / (fans.fan_in + fans.fan_out)))
+    return _bound(gain * math.sqrt(6.0 / fans.total()))
 
 
 @scheme
@@ -128,7 +132,7 @@ def xavier_normal_(fans, gain=1.0, *, distribution="normal"):
     >>> w = fastinit.xavier_normal_(np.empty((256, 128), np.float32), seed=0)
     """
     gain = _check_gain(gain)
-    return _normal_std(gain * math.sqrt(2.0 / (fans.fan_in + fans.fan_out)), distribution)
+    return _normal_std(gain * math.sqrt(2.0 / fans.total()), distribution)
 
 
 @scheme

@@ -184,6 +184,11 @@ def store(dest, values, code):
     the temporaries stay small)."""
     if dest.size == 0:
         return
+    with np.errstate(over="ignore"):         # beyond a 16-bit dtype's range: inf, as every fill writes
+        _store(dest, values, code)
+
+
+def _store(dest, values, code):
     for b in _blocks(dest.shape, _STORE_BLOCK):
         v = values[b]
         if code == _kernels.BF16:
@@ -254,7 +259,7 @@ def write_orthogonal(arr, code, gain, seed, stream, offset=0):
     cols = arr.size // rows
     work = work_dtype(code)
     into = None
-    if arr.dtype == work and arr.flags.c_contiguous:
+    if arr.dtype == work and arr.flags.c_contiguous and arr.flags.aligned:
         into = arr.reshape(rows, cols)
     q = orthogonal_matrix(rows, cols, work, gain, seed, stream, offset, into)
     if q is not into:
@@ -338,6 +343,8 @@ class _Dirac(_Writer):
             raise ValueError("dim 0 must be divisible by groups")
 
     def write(self, arr, code, params, seed, stream, offset):
+        if arr.size == 0:                        # (a kernel of size 0 has no centre to index)
+            return
         arr[...] = 0
         groups = params["groups"]
         per = arr.shape[0] // groups
