@@ -4,6 +4,7 @@ The C flags pin the floating-point semantics the stream rule relies on
 (docs/STREAM.md): no contraction into fused multiply-adds beyond the ones the
 rule writes out, no fast-math.
 """
+import os
 import platform
 import sys
 
@@ -27,8 +28,14 @@ if sys.platform == "win32":
     # the kernels use GCC/Clang builtins, vector extensions and POSIX threads
     raise SystemExit("fastinit builds with GCC or Clang on a POSIX system (Linux, macOS); "
                      "Windows/MSVC is not supported yet")
-compile_args = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
-link_args = ["-pthread"]
+# FASTINIT_OPT (default -O3) replaces the optimisation flags, and
+# FASTINIT_EXTRA_CFLAGS / FASTINIT_EXTRA_LDFLAGS are appended after ours: for
+# the builds of tools/check_builds.sh (-O0, -O3 -march=native) and
+# tools/sanitize.sh (-fsanitize=...); -ffp-contract=off stays in every build.
+opt_args = os.environ.get("FASTINIT_OPT", "-O3").split()
+compile_args = opt_args + ["-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
+compile_args += os.environ.get("FASTINIT_EXTRA_CFLAGS", "").split()
+link_args = ["-pthread"] + os.environ.get("FASTINIT_EXTRA_LDFLAGS", "").split()
 
 extensions = [
     Extension(

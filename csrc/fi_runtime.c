@@ -63,7 +63,11 @@ const char *const fi_level_names[FI_LEVEL_COUNT] = {
 #endif
 };
 
-static int fi_level = -1;
+/* The level in use, -1 until first asked for.  Any thread may read it while
+ * another sets it (set_simd_level from Python, a fill running without the
+ * GIL), so it is atomic; relaxed order is enough, the value being the whole
+ * message (the kernel tables it selects are constant). */
+static atomic_int fi_level = -1;
 
 const fi_kernel_table *fi_table_for(int level)
 {
@@ -86,15 +90,23 @@ int fi_set_level(int level)
     int detected = fi_detect_level();
     if (level < FI_LEVEL_SCALAR)
         level = FI_LEVEL_SCALAR;
-    fi_level = level < detected ? level : detected;
-    return fi_level;
+    int use = level < detected ? level : detected;
+    atomic_store_explicit(&fi_level, use, memory_order_relaxed);
+    return use;
 }
 
 int fi_get_level(void)
 {
-    if (fi_level < 0)
-        fi_level = fi_detect_level();
-    return fi_level;
+    int level = atomic_load_explicit(&fi_level, memory_order_relaxed);
+    if (level >= 0)
+        return level;
+    /* first use: install the detected level unless another thread has set
+     * one meanwhile (fi_set_level, or a racing first use), whose value wins */
+    int unset = -1, detected = fi_detect_level();
+    if (atomic_compare_exchange_strong_explicit(&fi_level, &unset, detected, memory_order_relaxed,
+                                                memory_order_relaxed))
+        return detected;
+    return unset;
 }
 
 const fi_kernel_table *fi_table(void) { return fi_table_for(fi_get_level()); }
@@ -128,7 +140,11 @@ static int pool_stop;
 static atomic_ulong pool_gen;
 static fi_job pool_job;
 static atomic_uint_fast64_t pool_next;
-static int fi_threads = 1;
+/* Threads per fill, the caller included.  Written under pool_use; read
+ * without it by fi_get_num_threads and by fi_run's first test (a relaxed
+ * atomic: a fill racing a change may use either value), and read again under
+ * pool_use before the pool is sized. */
+static atomic_int fi_threads = 1;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void run_chunks(const fi_job *j)
@@ -225,11 +241,11 @@ void fi_set_num_threads(int n)
     pthread_mutex_lock(&pool_use);
     if (pool_workers > n - 1)
         stop_workers();
-    fi_threads = n;
+    atomic_store_explicit(&fi_threads, n, memory_order_relaxed);
     pthread_mutex_unlock(&pool_use);
 }
 
-int fi_get_num_threads(void) { return fi_threads; }
+int fi_get_num_threads(void) { return atomic_load_explicit(&fi_threads, memory_order_relaxed); }
 
 void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_stream *s,
             uint64_t first, const void *params, uint64_t total_bytes)
@@ -238,13 +254,19 @@ void fi_run(fi_kernel fn, void *out, size_t elemsize, uint64_t n, const fi_strea
     if (n == 0)
         return;
     int stream_stores = total_bytes >= FI_STREAM_MIN_BYTES;
-    if (fi_threads <= 1 || n < FI_PARALLEL_MIN || pthread_mutex_trylock(&pool_use) != 0) {
+    int alone = atomic_load_explicit(&fi_threads, memory_order_relaxed) <= 1 || n < FI_PARALLEL_MIN
+                || pthread_mutex_trylock(&pool_use) != 0;
+    /* under pool_use the count cannot change: read it again (it may have
+     * dropped to 1 since the test above) */
+    int want = alone ? 0 : atomic_load_explicit(&fi_threads, memory_order_relaxed) - 1;
+    if (alone || want < 1) {
         fi_stream_stores = stream_stores;
         fn(out, n, s, first, params);
         fi_stream_stores = 0;
+        if (!alone)
+            pthread_mutex_unlock(&pool_use);
         return;
     }
-    int want = fi_threads - 1;
     while (pool_workers < want) {
         pool_arg[pool_workers].index = pool_workers + 1;
         pool_arg[pool_workers].gen = atomic_load(&pool_gen);
