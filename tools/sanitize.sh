@@ -19,6 +19,10 @@
 #   - test_ctrl_c_interrupts_a_long_fill_quickly: a timing test (< 0.5 s
 #     after SIGINT) that a 2-5x slower instrumented build cannot meet; the
 #     signal path is the same Python code as in the normal run.
+#   - the peak-memory tests (test_peak_memory_*): ASan's allocator keeps freed
+#     memory in quarantine and adds shadow memory, so a peak-RSS bound measured
+#     for the normal build does not hold (pruning 1 GiB grew it by 23 MiB);
+#     the scratch sizes themselves are checked in the normal run.
 #   - test_every_level_and_thread_count_gives_the_same_bits runs three of its
 #     48 cases (uniform float32, normal float64, trunc_normal bfloat16): each fills 16 Mi
 #     elements 8 times; every kernel at every level and thread count is
@@ -79,7 +83,7 @@ MODULES=("$T/test_kernels_bridge.py" "$T/test_golden.py" "$T/test_fill.py" "$T/t
          "$T/test_prune.py" "$T/test_truncated.py" "$T/test_shards.py" "$T/test_simd_threads.py")
 existing=()
 for m in "${MODULES[@]}"; do [ -e "$m" ] && existing+=("$m"); done
-DESELECT="not test_ctrl_c_interrupts_a_long_fill_quickly and (not test_every_level_and_thread_count_gives_the_same_bits"
+DESELECT="not test_ctrl_c_interrupts_a_long_fill_quickly and not peak_memory and (not test_every_level_and_thread_count_gives_the_same_bits"
 DESELECT+=" or [uniform-float32] or [normal-float64] or [trunc_normal-bfloat16])"
 echo "== running ${#existing[@]} kernel-level test modules under ASan+UBSan"
 start=$SECONDS
