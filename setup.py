@@ -8,8 +8,14 @@ import os
 import platform
 import sys
 
-from Cython.Build import cythonize
-from setuptools import Extension, setup
+if sys.platform == "win32":
+    # the kernels use GCC/Clang builtins, vector extensions and POSIX threads
+    # (said before anything else is imported, so that it is the message a user sees)
+    raise SystemExit("fastinit builds with GCC or Clang on a POSIX system (Linux, macOS); "
+                     "Windows/MSVC is not supported yet")
+
+from Cython.Build import cythonize  # noqa: E402
+from setuptools import Extension, setup  # noqa: E402
 
 c_sources = ["csrc/fi_fill.c", "csrc/fi_runtime.c", "csrc/fi_alloc.c", "csrc/fi_prune.c", "csrc/fi_wrap.c"]
 macros = []
@@ -24,10 +30,6 @@ if platform.machine().lower() in ("aarch64", "arm64"):
     c_sources += ["csrc/fi_neon.c"]
     macros.append(("FI_HAVE_NEON", "1"))
 
-if sys.platform == "win32":
-    # the kernels use GCC/Clang builtins, vector extensions and POSIX threads
-    raise SystemExit("fastinit builds with GCC or Clang on a POSIX system (Linux, macOS); "
-                     "Windows/MSVC is not supported yet")
 # FASTINIT_OPT (default -O3) replaces the optimisation flags, and
 # FASTINIT_EXTRA_CFLAGS / FASTINIT_EXTRA_LDFLAGS are appended after ours: for
 # the builds of tools/check_builds.sh (-O0, -O3 -march=native) and
