@@ -149,11 +149,13 @@ class _Recorder:
             self.handles.append(y.register_hook(lambda g: rec.__setitem__("grad_a_std", _std(_numpy(g)))))
 
 
-class _Saved:
-    """What diagnose changes or a forward pass may change, to put back."""
+class ModelState:
+    """What a forward pass may change (every module's mode, the buffers such as BatchNorm's
+    running statistics) and, with ``params``, what diagnose changes (grads and requires_grad),
+    to put back with ``restore()``; lsuv_ takes it without ``params``."""
 
-    def __init__(self, model):
-        self.params = [(p, p.grad, p.requires_grad) for p in model.parameters()]
+    def __init__(self, model, params=True):
+        self.params = [(p, p.grad, p.requires_grad) for p in model.parameters()] if params else []
         self.modes = [(m, m.training) for m in model.modules()]
         self.buffers = [(m, k, b, b.detach().clone()) for m in model.modules()
                         for k, b in m._buffers.items() if b is not None]
@@ -341,7 +343,7 @@ def diagnose(model, example_input, *, loss=None, seed=0):
 
     names = {m: name for name, m in model.named_modules()}
     rec = _Recorder()
-    saved = _Saved(model)
+    saved = ModelState(model)
     tensors = list(model.parameters()) + list(model.buffers()) + [
         t for t in list(args) + list(kwargs.values()) if isinstance(t, torch.Tensor)]
     cuda = sorted({t.get_device() for t in tensors if t.is_cuda})

@@ -30,7 +30,7 @@ from torch import nn
 from .._checks import check_positive_int, check_real, check_uint64
 from .._diagnose import _Fields, _Results, _clean, _g, _text_table
 from .._generator import Generator, name_stream
-from ._diagnose import split_args
+from ._diagnose import ModelState, split_args
 from ._functions import orthogonal_, seed_from, zeros_
 
 __all__ = ["lsuv_", "LSUVReport", "LayerLSUV"]
@@ -157,24 +157,6 @@ def _check_output(name, module, output):
     if output.numel() < 2:
         raise ValueError(f"layer {_label(name)} ({type(module).__name__}) gives an output of "
                          f"{output.numel()} element(s) on this batch: no variance to measure")
-
-
-class _Saved:
-    """What a forward pass may change besides the weights: every module's mode and
-    buffers (BatchNorm's running statistics), to put back."""
-
-    def __init__(self, model):
-        self.modes = [(m, m.training) for m in model.modules()]
-        self.buffers = [(m, k, b, b.detach().clone()) for m in model.modules()
-                        for k, b in m._buffers.items() if b is not None]
-
-    def restore(self):
-        for m, flag in self.modes:
-            m.training = flag
-        with torch.no_grad():
-            for m, k, b, copy in self.buffers:
-                m._buffers[k] = b
-                b.copy_(copy)
 
 
 class _Runner:
@@ -399,7 +381,7 @@ def lsuv_(model, batch, *, tol=0.1, max_iter=10, layers=DEFAULT_LAYERS, orthogon
 
     names = {m: name for name, m in found}
     probe = _Probe(names)
-    saved = _Saved(model)
+    saved = ModelState(model, params=False)
     tensors = list(model.parameters()) + list(model.buffers()) + [
         t for t in list(args) + list(kwargs.values()) if isinstance(t, torch.Tensor)]
     cuda = sorted({t.get_device() for t in tensors if t.is_cuda})
