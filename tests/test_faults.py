@@ -320,6 +320,9 @@ def test_sigkill_mid_write_leaves_the_old_file_and_a_hidden_unreadable_temporary
 
 _CTRL_C_CHILD = """
 import threading
+# a parent that ignores SIGINT (a background job of a shell) would pass SIG_IGN down, and Python
+# then installs no KeyboardInterrupt handler: install it, as an interactive interpreter has it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 d = sys.argv[1]
 target = os.path.join(d, "big.safetensors")
 fastinit.set_num_threads(1)

@@ -227,6 +227,9 @@ def test_ctrl_c_leaves_the_process_usable(what):
     rc, out = _child(f"""
         import os, signal, threading, time
         import numpy as np, fastinit
+        # a parent that ignores SIGINT (a background job of a shell) would pass SIG_IGN down, and Python
+        # then installs no KeyboardInterrupt handler: install it, as an interactive interpreter has it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         fastinit.set_num_threads(2)
         w = np.empty(1 << 27, np.float32)
         fastinit.normal_(w, seed=1)

@@ -165,7 +165,10 @@ def test_forked_child_can_fill(restore_runtime):
 def test_ctrl_c_interrupts_a_long_fill_quickly():
     # the scalar path on 1 Gi elements takes several seconds here
     script = textwrap.dedent("""
-        import sys, time, numpy as np, fastinit
+        import signal, sys, time, numpy as np, fastinit
+        # a parent that ignores SIGINT (a background job of a shell) would pass SIG_IGN down, and Python
+        # then installs no KeyboardInterrupt handler: install it, as an interactive interpreter has it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         buf = np.empty(1 << 30, np.float32)
         print("ready", flush=True)
         t = time.perf_counter()
