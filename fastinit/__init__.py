@@ -48,3 +48,12 @@ __all__ = [
     "prune_magnitude_", "global_prune_magnitude_", "prune_n_m_", "apply_mask_", "rewind_",
     "name_stream", "save_random", "fill_memmap_", "shard_index", "diagnose", "recommend",
 ] + sorted(_CONSTRUCTORS)
+
+
+def __getattr__(name):
+    # fastinit.gpu (the Triton kernels) is imported on first use, so that `import fastinit`
+    # needs neither torch nor triton
+    if name == "gpu":
+        import importlib
+        return importlib.import_module(".gpu", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

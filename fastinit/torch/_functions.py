@@ -4,8 +4,10 @@ Each function takes the name, signature, defaults and argument checks of its
 ``torch.nn.init`` twin and fills CPU tensors of float32, float64, float16 and
 bfloat16 in place through fastinit's kernels, zero-copy (a NumPy view of the
 tensor's memory; a non-contiguous tensor gets the values its contiguous twin
-would). Tensors on other devices are generated on the CPU and copied, a DTensor
-shard by shard (see _memory.py); other dtypes go to torch's own function.
+would). CUDA tensors are written on their device by fastinit's Triton kernels
+(fastinit.gpu) where Triton is installed; tensors on other devices are generated
+on the CPU and copied; a DTensor shard by shard either way (see _memory.py), with
+the CPU's bits everywhere. Other dtypes go to torch's own function.
 
 Where the randomness comes from (one ``(seed, stream)`` per call):
 
@@ -387,8 +389,9 @@ def _plain_value(value):
 
 
 def _handled(tensor):
-    """Tensors fastinit initializes: float tensors it can write (CPU ones in place, other
-    devices through a CPU staging buffer, DTensors shard by shard), and floating tensors
+    """Tensors fastinit initializes: float tensors it can write (CPU ones in place, CUDA
+    ones by the Triton kernels where Triton is installed, others through a CPU staging
+    buffer, DTensors shard by shard), and floating tensors
     on the meta device, which hold no values: initializing them is a no-op after the
     argument checks (so building a model under torch.device('meta') with patch() skips
     torch's meta-device decompositions, which import about 800 modules on first use)."""

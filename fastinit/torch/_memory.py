@@ -10,12 +10,15 @@ kinds of tensor hold only part of the tensor they stand for:
 Either way the fill runs over the *global* shape with the part's index, so the
 part holds exactly its slice of a single-process fill of the whole tensor (the
 stream is counter-based: a value depends only on its global index). Memory on
-another device (CUDA, ...) is generated on the CPU, a bounded staging buffer at
-a time, and copied over while the next buffer is generated.
+a CUDA device is written there by fastinit's Triton kernels (fastinit.gpu) where
+Triton is installed; memory on another device, or on CUDA without Triton, is
+generated on the CPU, a bounded staging buffer at a time, and copied over while
+the next buffer is generated. Either way the bits are the CPU's.
 """
 import functools
 import itertools
 import math
+import os
 import sys
 
 import numpy as np
@@ -223,6 +226,8 @@ class Target:
     def run(self, fill, stage_bytes=None):
         """Write ``fill`` (which describes the whole tensor) into the local memory, taking
         its stream once; returns the (seed, stream) drawn, or None for a deterministic fill."""
+        if stage_bytes is None and device_kernels(self.local):
+            return device_run(fill, self)
         if self.local.device.type == "cpu" and stage_bytes is None:
             arr, code = view(self.local)
             if self.parts is None:
@@ -232,16 +237,38 @@ class Target:
         return _staged(fill, self, STAGE_BYTES if stage_bytes is None else stage_bytes)
 
 
-def _run_pieces(fill, shape, code, pieces):
-    """Run ``fill`` over (array, global slices) pieces of a tensor of ``shape``: the first
-    piece takes the stream, the others reuse it. With no piece, the stream is still taken
-    (every rank takes the same streams, whatever it holds)."""
+def device_kernels(tensor):
+    """Whether ``tensor``'s memory is written by fastinit's Triton kernels on its own device
+    (fastinit.gpu) instead of through CPU staging: a CUDA tensor, with Triton importable,
+    unless FASTINIT_GPU_KERNELS=0. The bits are the same either way."""
+    if tensor.device.type != "cuda" or os.environ.get("FASTINIT_GPU_KERNELS", "1") == "0":
+        return False
+    from .. import gpu
+    return gpu.available()
+
+
+def device_run(fill, target):
+    """Target.run through fastinit.gpu's kernels on the local tensor's own device: each
+    block of the local memory is one launch over the global shape (one stream taken)."""
+    from .. import gpu
+    local = target.local.detach()                 # written in place, outside autograd (as torch's fills)
+    if target.parts is None:
+        return gpu.run(fill, local, target.code)
+    pieces = ((local[lo], gl) for lo, gl in target.parts)
+    return _run_pieces(fill, target.shape, target.code, pieces, gpu.run)
+
+
+def _run_pieces(fill, shape, code, pieces, run=_fill.run):
+    """Run ``fill`` over (array, global slices) pieces of a tensor of ``shape`` (with
+    ``run``: fastinit._fill.run for arrays, fastinit.gpu.run for device tensors): the
+    first piece takes the stream, the others reuse it. With no piece, the stream is still
+    taken (every rank takes the same streams, whatever it holds)."""
     taken = None
     for arr, index in pieces:
         part = fill.replace(global_shape=shape, index=index)
         if taken is not None:
             part = part.replace(source=Source.fixed(*taken))
-        got = _fill.run(part, arr, code)
+        got = run(part, arr, code)
         taken = taken or got
     if taken is None and fill.draw.random:
         _fill.check(fill, shape, code)
