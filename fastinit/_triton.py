@@ -45,7 +45,7 @@ import triton.language as tl
 
 from . import _kernels
 
-__all__ = ["INTERPRET", "LAUNCH_OPTIONS", "launch", "tile_runs"]
+__all__ = ["INTERPRET", "LAUNCH_OPTIONS", "launch", "prepare", "tile_runs"]
 
 try:
     INTERPRET = bool(triton.knobs.runtime.interpret)   # how the kernels below are decorated
@@ -820,13 +820,20 @@ def _block_size(lanes):
     return 256
 
 
-def launch(out, kind, code, params, seed, stream, runs, keep=None):
-    """Write one fill into ``out``, a flat C-contiguous tensor (the float or uint32 / int32
-    output); ``kind``, ``code``, ``params`` as ``Draw.kernel`` returns them (checked),
-    ``runs`` from :func:`tile_runs`, ``keep`` None or a flat uint8 tensor of out's size."""
+def prepare(out, kind, code, params, runs, keep=None):
+    """Everything of one fill's launch but the seed and stream: the kernel's argument
+    tensors on ``out``'s device, and the kernel compiled for them (outside the
+    interpreter), so that a Triton failure (no compiler, an unsupported GPU) is raised
+    here, before the caller takes a stream. Returns ``go(seed, stream)``, which launches.
+
+    ``out``: a flat C-contiguous tensor (the float or uint32 / int32 output); ``kind``,
+    ``code``, ``params`` as ``Draw.kernel`` returns them (checked); ``runs`` from
+    :func:`tile_runs`; ``keep`` None or a flat uint8 tensor of out's size. Call it, and
+    ``go``, with out's device current (``torch.cuda.device(out.device)``): Triton launches
+    on the current device."""
     first, local, run_len = runs
     if out.numel() == 0 or run_len == 0 or len(first) == 0:
-        return
+        return lambda seed, stream: None
     device = out.device
     bits_out = kind == _kernels.BITS
     view = out.view(torch.int32) if bits_out else out.view(_INT_VIEW[code])
@@ -846,12 +853,26 @@ def launch(out, kind, code, params, seed, stream, runs, keep=None):
             par = torch.from_numpy(np.array(params, np.float64 if f64 else np.float32))
     elif kind != _kernels.BITS:
         raise ValueError(f"unknown fill kind {kind}")
-    meta = torch.tensor([seed & 0xFFFFFFFF, seed >> 32, stream & 0xFFFFFFFF, stream >> 32,
-                         run_len, nblk, lanes, pattern], dtype=torch.int64)
     first_t = torch.from_numpy(np.ascontiguousarray(first, np.uint64).view(np.int64))
     local_t = torch.from_numpy(np.ascontiguousarray(local, np.int64))
-    first_t, local_t, meta, par = (t.to(device) for t in (first_t, local_t, meta, par))
+    first_t, local_t, par = (t.to(device) for t in (first_t, local_t, par))
     block = _block_size(lanes)
     grid = (triton.cdiv(lanes, block),)
-    _fill_kernel[grid](view, view if keep is None else keep, first_t, local_t, meta, par,
-                       KIND=kind, OUT=code, SHIFT=shift, MASKED=keep is not None, BLOCK=block, **LAUNCH_OPTIONS)
+    consts = dict(KIND=kind, OUT=code, SHIFT=shift, MASKED=keep is not None, BLOCK=block, **LAUNCH_OPTIONS)
+    keep_arg = view if keep is None else keep
+
+    def meta(seed, stream):
+        return torch.tensor([seed & 0xFFFFFFFF, seed >> 32, stream & 0xFFFFFFFF, stream >> 32,
+                             run_len, nblk, lanes, pattern], dtype=torch.int64).to(device)
+
+    if not INTERPRET:                                # compile now (a no-op once cached)
+        _fill_kernel.warmup(view, keep_arg, first_t, local_t, meta(0, 0), par, grid=grid, **consts)
+
+    def go(seed, stream):
+        _fill_kernel[grid](view, keep_arg, first_t, local_t, meta(seed, stream), par, **consts)
+    return go
+
+
+def launch(out, kind, code, params, seed, stream, runs, keep=None):
+    """Write one fill into ``out`` with (seed, stream): :func:`prepare`, then go."""
+    prepare(out, kind, code, params, runs, keep)(seed, stream)

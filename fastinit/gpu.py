@@ -33,7 +33,10 @@ from . import _kernels
 from ._buffers import NAMES, constant_bytes
 from ._fill import BITS_CODE, check, from_record, lookup, step_indices
 
-__all__ = ["available", "fill_", "rewind_"]
+__all__ = ["available", "fill_", "rewind_", "run", "KernelUnavailable"]
+
+#: The oldest Triton these kernels are checked with (older ones: fastinit.torch stages on the CPU).
+MIN_TRITON = (3, 9)
 
 _KERNEL_KINDS = frozenset((_kernels.BITS, _kernels.UNIFORM, _kernels.NORMAL, _kernels.TRUNC,
                            _kernels.TRUNC_WIDE, _kernels.PATTERN))
@@ -55,10 +58,24 @@ def available():
     interpreter is on (then CPU tensors are filled too)."""
     try:
         import torch
-        import triton  # noqa: F401
+        import triton
     except ImportError:
         return False
-    return _interpreting() or torch.cuda.is_available()
+    if _version(triton.__version__) < MIN_TRITON:
+        return False
+    if _interpreting():
+        return True
+    # NVIDIA only: ROCm builds of torch call their devices "cuda" too, and the kernels'
+    # rounding has been checked against NVIDIA's instructions only
+    return torch.cuda.is_available() and getattr(torch.version, "hip", None) is None
+
+
+def _version(text):
+    parts = []
+    for piece in text.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
 
 
 def _backend():
@@ -106,25 +123,45 @@ def _check_tensor(tensor, rule, name="tensor"):
         raise ValueError(f"{name} is on device {tensor.device}; fastinit.gpu fills CUDA tensors "
                          "(CPU tensors only under Triton's interpreter, TRITON_INTERPRET=1; use the "
                          "NumPy fills or fastinit.torch for CPU tensors)")
-    if any(st == 0 and n > 1 for n, st in zip(tensor.shape, tensor.stride())):
-        raise ValueError(f"{name} has overlapping elements (stride 0 on an axis of length > 1, as "
-                         "expand() makes); fill a tensor that owns its elements")
+    if _overlaps(tensor):
+        raise ValueError(f"{name} has overlapping elements (two of them share memory, as after "
+                         "expand() or some as_strided views); fill a tensor that owns its elements")
     return code
 
 
+class _Unset:
+    def __repr__(self):
+        return "<not given>"
+
+
+_UNSET = _Unset()
+
+
+def _overlaps(tensor):
+    """Whether two elements of the tensor share memory (expand(), some as_strided views)."""
+    import torch
+    verdict = getattr(torch, "_debug_has_internal_overlap", lambda t: 2)(tensor)   # 0 no, 1 yes, 2 unsure
+    if verdict != 2:
+        return verdict == 1
+    reach = 0                                     # furthest offset the smaller-stride axes reach
+    for stride, size in sorted((st, n) for st, n in zip(tensor.stride(), tensor.shape) if n > 1):
+        if stride <= reach:
+            return True
+        reach += stride * (size - 1)
+    return False
+
+
 def _with_options(rule, kwargs, seed, stream, offset):
-    """kwargs plus seed / stream / offset: always for a rule that takes them; for one that
-    does not, only when given (so that describe raises the CPU's TypeError for them)."""
+    """kwargs plus the seed / stream / offset the caller passed (a rule that takes none,
+    such as constant, then raises the CPU's TypeError for them, even for None or 0)."""
     kw = dict(kwargs)
-    given = {"seed": seed is not None, "stream": stream is not None,
-             "offset": not (type(offset) is int and offset == 0)}
     for key, value in (("seed", seed), ("stream", stream), ("offset", offset)):
-        if key in rule.options or given[key]:
+        if value is not _UNSET:
             kw[key] = value
     return kw
 
 
-def fill_(tensor, init, *args, seed=None, stream=None, offset=0, **kwargs):
+def fill_(tensor, init, *args, seed=_UNSET, stream=_UNSET, offset=_UNSET, **kwargs):
     """Fill ``tensor`` in place with the fill or scheme ``init`` and return it.
 
     ``init``: a fill's name as in ``save_random`` specs ('uniform', 'normal',
@@ -192,18 +229,39 @@ def run(fill, tensor, code, mask=None):
                                   f"(structured: {_STRUCTURED}); fill it on the CPU and copy it")
     if mask is not None and tuple(mask.shape) != (math.prod(shape),):
         raise ValueError("a keep-mask needs one mask byte per element")
-    backend = _backend()
-    taken = fill.source.take() if fill.draw.random else None
-    seed, stream = taken or (0, 0)
-    with torch.no_grad():
+    with torch.no_grad(), _on(tensor.device):
         dest = tensor.detach()
         target = dest if dest.is_contiguous() else torch.empty(shape, dtype=dest.dtype, device=dest.device)
         flat = target.view(-1)
-        backend.launch(flat, kind, code, params, seed, stream, backend.tile_runs(shape, place), mask)
+        try:
+            backend = _backend()
+            go = backend.prepare(flat, kind, code, params, backend.tile_runs(shape, place), mask)
+        except Exception as exc:                 # Triton cannot build or compile here
+            raise KernelUnavailable(f"fastinit.gpu cannot run its kernels on {tensor.device}: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+        taken = fill.source.take() if fill.draw.random else None
+        seed, stream = taken or (0, 0)
+        go(seed, stream)
         _apply_steps(flat, code, fill.steps, mask)
         if target is not dest:
             dest.copy_(target)
     return taken
+
+
+class KernelUnavailable(RuntimeError):
+    """Triton could not build or compile a kernel for this device (raised by :func:`run`
+    before anything is written or a stream is taken; fastinit.torch then falls back to
+    generating on the CPU)."""
+
+
+def _on(device):
+    """The context that makes ``device`` current for Triton's launch (it launches on the
+    current CUDA device and stream, whatever the tensor's device)."""
+    import contextlib
+    if device.type == "cuda":
+        import torch
+        return torch.cuda.device(device)
+    return contextlib.nullcontext()
 
 
 def _apply_steps(flat, code, steps, mask):

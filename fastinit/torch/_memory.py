@@ -20,6 +20,7 @@ import itertools
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -237,11 +238,18 @@ class Target:
         return _staged(fill, self, STAGE_BYTES if stage_bytes is None else stage_bytes)
 
 
+#: CUDA devices where Triton failed to build or compile a kernel: staged from then on.
+_NO_KERNELS = set()
+
+
 def device_kernels(tensor):
     """Whether ``tensor``'s memory is written by fastinit's Triton kernels on its own device
-    (fastinit.gpu) instead of through CPU staging: a CUDA tensor, with Triton importable,
-    unless FASTINIT_GPU_KERNELS=0. The bits are the same either way."""
+    (fastinit.gpu) instead of through CPU staging: a CUDA tensor, with a usable Triton,
+    unless FASTINIT_GPU_KERNELS=0 or Triton already failed on that device. The bits are
+    the same either way."""
     if tensor.device.type != "cuda" or os.environ.get("FASTINIT_GPU_KERNELS", "1") == "0":
+        return False
+    if tensor.device in _NO_KERNELS:
         return False
     from .. import gpu
     return gpu.available()
@@ -249,13 +257,32 @@ def device_kernels(tensor):
 
 def device_run(fill, target):
     """Target.run through fastinit.gpu's kernels on the local tensor's own device: each
-    block of the local memory is one launch over the global shape (one stream taken)."""
+    block of the local memory is one launch over the global shape (one stream taken).
+    Where Triton cannot build or compile a kernel (fastinit.gpu.KernelUnavailable, raised
+    before that launch writes or takes anything), a warning, and the CPU staging path
+    writes the tensor instead, with the stream already taken if any: the same bits."""
     from .. import gpu
     local = target.local.detach()                 # written in place, outside autograd (as torch's fills)
-    if target.parts is None:
-        return gpu.run(fill, local, target.code)
-    pieces = ((local[lo], gl) for lo, gl in target.parts)
-    return _run_pieces(fill, target.shape, target.code, pieces, gpu.run)
+    taken = []
+
+    def run(part, tensor, code):
+        got = gpu.run(part, tensor, code)
+        if got is not None and not taken:
+            taken.append(got)
+        return got
+
+    try:
+        if target.parts is None:
+            return run(fill, local, target.code)
+        pieces = ((local[lo], gl) for lo, gl in target.parts)
+        return _run_pieces(fill, target.shape, target.code, pieces, run)
+    except gpu.KernelUnavailable as exc:
+        _NO_KERNELS.add(local.device)
+        warnings.warn(f"{exc}; fastinit generates on the CPU and copies to {local.device} instead "
+                      "(the same values)", RuntimeWarning, stacklevel=2)
+        if taken:
+            fill = fill.replace(source=Source.fixed(*taken[0]))
+        return _staged(fill, target, STAGE_BYTES)
 
 
 def _run_pieces(fill, shape, code, pieces, run=_fill.run):
