@@ -482,7 +482,9 @@ for dt, npdt in ((torch.float32, np.float32), (torch.float64, np.float64), (torc
 print("ok", checks)
 """
     env = dict(os.environ, TRITON_INTERPRET="0")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)
+    # (run outside the repository: there `python -c` would import the uncompiled source tree)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900,
+                         cwd=os.path.dirname(os.path.abspath(__file__)))
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
 
 
@@ -528,7 +530,9 @@ for kind, out, has_fma in CASES:
 print("ok")
 """
     env = dict(os.environ, TRITON_INTERPRET="0")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    # (run outside the repository: there `python -c` would import the uncompiled source tree)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600,
+                         cwd=os.path.dirname(os.path.abspath(__file__)))
     if out.returncode != 0 and ("ptxas" in out.stderr or "No such file" in out.stderr):
         pytest.skip("the NVIDIA toolchain is not usable here: " + out.stderr[-300:])
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
