@@ -148,6 +148,12 @@ def check_offset(offset, size):
     return off
 
 
+def direct(arr):
+    """Whether the kernels may write ``arr``'s memory as it lies: C-contiguous and aligned
+    to its items (a view at an odd byte offset is not, and goes through a scratch array)."""
+    return arr.flags.c_contiguous and arr.flags.aligned
+
+
 def flat_bytes(arr):
     """The bytes of a C-contiguous array, as a flat uint8 view."""
     return arr.reshape(-1).view(np.uint8)
@@ -163,7 +169,7 @@ def pieces(arr):
     most SCRATCH_ELEMENTS large (or one row of the last axis); a piece that is
     itself contiguous is written directly, the others through a scratch array.
     """
-    if arr.flags.c_contiguous and arr.flags.aligned:
+    if direct(arr):
         yield arr, 0, None
         return
     shape = arr.shape
@@ -184,7 +190,7 @@ def pieces(arr):
             e = min(shape[j], s + rows)
             view = arr[idx + (slice(s, e),)]
             first = base + s * inner[j]
-            if view.flags.c_contiguous and view.flags.aligned:
+            if direct(view):
                 yield view, first, None
             else:
                 if scratch is None:
@@ -369,10 +375,10 @@ def run(arr, place, kernel, batch=False):
     C-contiguous tile as one tuple (see _tile_runs), filled in one multithreaded call."""
     if arr.size == 0:
         return
-    if place.starts is None and arr.flags.c_contiguous and arr.flags.aligned:
+    if place.starts is None and direct(arr):
         kernel(flat_bytes(arr), place.offset, 0)
         return
-    if batch and place.starts is not None and arr.flags.c_contiguous and arr.flags.aligned:
+    if batch and place.starts is not None and direct(arr):
         raw = flat_bytes(arr)
         batches = _tile_runs(arr, place)
         runs = next(batches, None)

@@ -461,8 +461,7 @@ def _check_limits(path, doc, limits):
     def limit(key):
         return limits[key] if limits[key] is not None else math.inf
 
-    layers = doc.get("layers")
-    layers = layers if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0 else 0
+    layers = doc.get("layers") or 0               # (read_spec checked it: None or an int >= 0)
     if layers > limit("max_layers"):
         raise _over(path, "layers is", layers, "max_layers", limits["max_layers"])
     tensors = doc["tensors"]

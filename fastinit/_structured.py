@@ -259,7 +259,7 @@ def write_orthogonal(arr, code, gain, seed, stream, offset=0):
     cols = arr.size // rows
     work = work_dtype(code)
     into = None
-    if arr.dtype == work and arr.flags.c_contiguous and arr.flags.aligned:
+    if arr.dtype == work and _buffers.direct(arr):
         into = arr.reshape(rows, cols)
     q = orthogonal_matrix(rows, cols, work, gain, seed, stream, offset, into)
     if q is not into:

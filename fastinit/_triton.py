@@ -811,7 +811,6 @@ def tile_runs(shape, place):
 
 _INT_VIEW = {_kernels.F32: torch.int32, _kernels.F64: torch.int64, _kernels.F16: torch.int16,
              _kernels.BF16: torch.int16}
-_PACK_SIGNED = {2: "<h", 4: "<i", 8: "<q"}
 
 
 def _block_size(lanes):
@@ -845,7 +844,7 @@ def prepare(out, kind, code, params, runs, keep=None):
     par = torch.zeros(1, dtype=torch.float32)
     if kind == _kernels.PATTERN:
         raw = bytes(params[0])
-        pattern = struct.unpack(_PACK_SIGNED[len(raw)], raw)[0]
+        pattern = int.from_bytes(raw, "little", signed=True)   # the item bits, as the int view stores them
     elif kind in (_kernels.UNIFORM, _kernels.NORMAL, _kernels.TRUNC, _kernels.TRUNC_WIDE):
         # parameters in the working precision, rounded as the C bridge's (float) casts
         f64 = code == _kernels.F64 or kind == _kernels.TRUNC_WIDE

@@ -26,11 +26,10 @@ delta_orthogonal) are computed whole on the CPU and are not written here.
 import importlib
 import math
 import os
-import struct
 from collections.abc import Mapping
 
 from . import _kernels
-from ._buffers import NAMES, constant_bytes
+from ._buffers import FLOAT_CODES, NAMES, constant_bytes
 from ._fill import BITS_CODE, check, from_record, lookup, step_indices
 
 __all__ = ["available", "fill_", "rewind_", "run", "KernelUnavailable"]
@@ -41,7 +40,6 @@ MIN_TRITON = (3, 9)
 _KERNEL_KINDS = frozenset((_kernels.BITS, _kernels.UNIFORM, _kernels.NORMAL, _kernels.TRUNC,
                            _kernels.TRUNC_WIDE, _kernels.PATTERN))
 _STRUCTURED = "orthogonal, sparse, eye, dirac, identity, delta_orthogonal"
-_PACK_SIGNED = {2: "<h", 4: "<i", 8: "<q"}
 
 
 def _interpreting():
@@ -87,12 +85,6 @@ def _backend():
     return mod
 
 
-def _float_codes():
-    import torch
-    return {torch.float32: _kernels.F32, torch.float64: _kernels.F64, torch.float16: _kernels.F16,
-            torch.bfloat16: _kernels.BF16}
-
-
 def _rule(init):
     rule = lookup(init)
     if rule.structured:
@@ -105,6 +97,7 @@ def _rule(init):
 def _check_tensor(tensor, rule, name="tensor"):
     """The kernel output code of a tensor this rule can fill; TypeError / ValueError otherwise."""
     import torch
+    from .torch._memory import DTYPES, overlaps      # the torch layer's dtype table and overlap test
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
     if tensor.layout != torch.strided:
@@ -114,16 +107,16 @@ def _check_tensor(tensor, rule, name="tensor"):
             raise TypeError(f"{name} has dtype {tensor.dtype}; {rule.name}_ fills uint32 or int32 tensors")
         code = BITS_CODE
     else:
-        code = _float_codes().get(tensor.dtype)
-        if code is None:
+        if tensor.dtype not in DTYPES:
             raise TypeError(f"{name} has dtype {tensor.dtype}; expected torch.float32, torch.float64, "
                             "torch.float16 or torch.bfloat16")
+        code = FLOAT_CODES[DTYPES[tensor.dtype]]
     kind = tensor.device.type
     if not (kind == "cuda" or (kind == "cpu" and _interpreting())):
         raise ValueError(f"{name} is on device {tensor.device}; fastinit.gpu fills CUDA tensors "
                          "(CPU tensors only under Triton's interpreter, TRITON_INTERPRET=1; use the "
                          "NumPy fills or fastinit.torch for CPU tensors)")
-    if _overlaps(tensor):
+    if overlaps(tensor):
         raise ValueError(f"{name} has overlapping elements (two of them share memory, as after "
                          "expand() or some as_strided views); fill a tensor that owns its elements")
     return code
@@ -135,20 +128,6 @@ class _Unset:
 
 
 _UNSET = _Unset()
-
-
-def _overlaps(tensor):
-    """Whether two elements of the tensor share memory (expand(), some as_strided views)."""
-    import torch
-    verdict = getattr(torch, "_debug_has_internal_overlap", lambda t: 2)(tensor)   # 0 no, 1 yes, 2 unsure
-    if verdict != 2:
-        return verdict == 1
-    reach = 0                                     # furthest offset the smaller-stride axes reach
-    for stride, size in sorted((st, n) for st, n in zip(tensor.stride(), tensor.shape) if n > 1):
-        if stride <= reach:
-            return True
-        reach += stride * (size - 1)
-    return False
 
 
 def _with_options(rule, kwargs, seed, stream, offset):
@@ -272,7 +251,7 @@ def _apply_steps(flat, code, steps, mask):
     ints = flat.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[flat.element_size()])
     for step in steps:
         raw = constant_bytes(code, step[0])
-        value = struct.unpack(_PACK_SIGNED[len(raw)], raw)[0]
+        value = int.from_bytes(raw, "little", signed=True)
         idx = torch.from_numpy(step_indices(step)).to(flat.device)
         if idx.numel() == 0:
             continue
