@@ -564,7 +564,7 @@ def _tensor_bits(t):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_fastinit_torch_functions_take_the_device_route_with_the_same_bits(dtype, monkeypatch):
+def test_fastinit_torch_functions_take_the_device_route_with_the_same_bits(dtype, device_route, monkeypatch):
     import fastinit.torch as ft
 
     calls = [
@@ -581,17 +581,15 @@ def test_fastinit_torch_functions_take_the_device_route_with_the_same_bits(dtype
             t = t_empty((37, 5, 3), dtype)
             torch.manual_seed(11)
             getattr(ft, name)(t, *args, **kw)
-            out.append((_tensor_bits(t), t.init_record if hasattr(t, "init_record") else None))
+            rec = ft.init_record(t)
+            assert rec is not None, name
+            out.append((_tensor_bits(t), rec))
         return out
 
-    want = run_all()
-    from fastinit.torch import _memory
-    taken = []
-    real = _memory.device_run
-    monkeypatch.setattr(_memory, "device_kernels", lambda t: t.device.type == "cpu")
-    monkeypatch.setattr(_memory, "device_run", lambda fill, target: (taken.append(1), real(fill, target))[1])
     got = run_all()
-    assert len(taken) == len(calls)
+    assert len(device_route) == len(calls)
+    monkeypatch.undo()                            # the CPU route again
+    want = run_all()
     for (name, _, _), (w, wrec), (g, grec) in zip(calls, want, got):
         assert np.array_equal(w, g), name
         assert wrec == grec, name
